@@ -1,0 +1,141 @@
+"""Shared fixtures: named people, as in Healthchecks' hc/test.py.
+
+alice (requester, Acme Network) and bob (requester, Bethel Church) are in different
+organizations; carol is alice's colleague; agent and agent2 work the queue; manager is
+the Support Manager; dev is on the development team; eve is an outsider with no ticket.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from caredesk.accounts.choices import OrganizationKind, Role
+from caredesk.accounts.models import Organization, User
+from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import Channel
+
+PASSWORD = "correct horse battery"
+
+# A real 1×1 PNG: the browser test and attachment tests upload it as a "screenshot".
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2218bc40000000049454e44ae426082"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need PostgreSQL's real concurrency run only in the PostgreSQL pass."""
+    if django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    selected = [item for item in items if "postgres_only" not in item.keywords]
+    deselected = [item for item in items if "postgres_only" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_private(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def _user(email: str, role: str = Role.REQUESTER, org: Organization | None = None, **kw) -> User:
+    return User.objects.create_user(
+        email, PASSWORD, role=role, organization=org, name=email.split("@")[0].title(), **kw
+    )
+
+
+@pytest.fixture
+def acme(db) -> Organization:
+    return Organization.objects.create(name="Acme Network", kind=OrganizationKind.NETWORK)
+
+
+@pytest.fixture
+def bethel(db) -> Organization:
+    return Organization.objects.create(name="Bethel Church", kind=OrganizationKind.CHURCH)
+
+
+@pytest.fixture
+def alice(acme) -> User:
+    return _user("alice@acme.test", org=acme)
+
+
+@pytest.fixture
+def carol(acme) -> User:
+    return _user("carol@acme.test", org=acme)
+
+
+@pytest.fixture
+def bob(bethel) -> User:
+    return _user("bob@bethel.test", org=bethel)
+
+
+@pytest.fixture
+def eve(db) -> User:
+    return _user("eve@outside.test")
+
+
+@pytest.fixture
+def agent(db) -> User:
+    return _user("agent@caredesk.test", Role.AGENT)
+
+
+@pytest.fixture
+def agent2(db) -> User:
+    return _user("agent2@caredesk.test", Role.AGENT)
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return _user("manager@caredesk.test", Role.MANAGER)
+
+
+@pytest.fixture
+def dev(db) -> User:
+    return _user("dev@caredesk.test", Role.DEVELOPER)
+
+
+def png_upload(name: str = "screenshot.png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, PNG_BYTES, content_type="image/png")
+
+
+@pytest.fixture
+def make_ticket(db):
+    """make_ticket(requester, subject=..., channel=..., with_screenshot=False) -> Ticket"""
+
+    def make(requester: User, subject: str = "Cannot add a volunteer", **kw):
+        uploads = [png_upload()] if kw.pop("with_screenshot", False) else []
+        return lifecycle.create_ticket(
+            requester=requester,
+            subject=subject,
+            channel=kw.pop("channel", Channel.PORTAL),
+            fields=lifecycle.GuidedFields(
+                trying_to_do=kw.pop("trying_to_do", "Add a volunteer to my agency"),
+                expected=kw.pop("expected", "The volunteer appears in the list"),
+                actual=kw.pop("actual", "An error page with Request ID 7f3a"),
+                references=kw.pop("references", "req-7f3a"),
+            ),
+            uploads=uploads,
+            **kw,
+        )
+
+    return make
+
+
+@pytest.fixture
+def ticket(alice, make_ticket):
+    return make_ticket(alice)
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

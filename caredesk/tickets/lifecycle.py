@@ -1,0 +1,484 @@
+"""The rules of a ticket's life. Web views, the API and the email path all call these.
+
+Each public function is one transaction that writes the new state and an ``Event`` row
+for every change. A rule that refuses raises ``TransitionError`` (or ``ClaimConflict``)
+before writing anything, with a message fit to show to the person who tried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from caredesk.accounts.models import User
+
+from . import search
+from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
+from .models import Attachment, Event, Message, Ticket
+
+
+class TransitionError(Exception):
+    """A rule refused the change; nothing was written. ``str(err)`` says why."""
+
+
+class ClaimConflict(TransitionError):
+    def __init__(self, ticket: Ticket, holder: User | None):
+        self.holder = holder
+        who = holder.display_name if holder else "someone else"
+        super().__init__(f"Ticket #{ticket.pk} was already claimed by {who}.")
+
+
+class Upload(Protocol):
+    """What an uploaded file must offer (Django's UploadedFile does)."""
+
+    name: str
+    size: int
+    content_type: str | None
+
+    def chunks(self) -> Iterable[bytes]: ...
+
+
+# status -> statuses an agent may move it to. "new" is left only by a claim,
+# and entered again only when a manager returns a ticket to the queue.
+AGENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.NEW: (Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED),
+    Status.OPEN: (Status.PENDING, Status.ON_HOLD, Status.SOLVED),
+    Status.PENDING: (Status.OPEN, Status.ON_HOLD, Status.SOLVED),
+    Status.ON_HOLD: (Status.OPEN, Status.PENDING, Status.SOLVED),
+    Status.SOLVED: (Status.OPEN, Status.CLOSED),
+    Status.CLOSED: (),
+}
+
+
+@dataclass(frozen=True)
+class GuidedFields:
+    trying_to_do: str = ""
+    expected: str = ""
+    actual: str = ""
+    references: str = ""
+
+
+def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_value="", **data):
+    return Event.objects.create(
+        ticket=ticket,
+        actor=actor,
+        kind=kind,
+        from_value=str(from_value),
+        to_value=str(to_value),
+        data=data,
+    )
+
+
+def _require_agent(user: User, action: str) -> None:
+    if not user.is_agent:
+        raise TransitionError(f"Only support agents may {action}.")
+
+
+def validate_uploads(uploads: Sequence[Upload]) -> None:
+    """Refuse before anything is stored, so a rejected upload leaves no half-ticket."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if len(uploads) > settings.ATTACHMENTS_PER_MESSAGE:
+        raise TransitionError(
+            f"At most {settings.ATTACHMENTS_PER_MESSAGE} attachments per message."
+        )
+    for upload in uploads:
+        if upload.size > limit:
+            raise TransitionError(
+                f"“{upload.name}” is {filesizeformat(upload.size)}; "
+                f"attachments may be at most {filesizeformat(limit)}."
+            )
+
+
+def _store_attachments(ticket: Ticket, message: Message, uploads: Sequence[Upload]) -> None:
+    for upload in uploads:
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        attachment = Attachment(
+            ticket=ticket,
+            message=message,
+            filename=(upload.name or "attachment")[-255:],
+            content_type=(upload.content_type or "application/octet-stream")[:128],
+            size=upload.size,
+            sha256=digest.hexdigest(),
+        )
+        attachment.file.save(attachment.filename, upload, save=False)
+        attachment.save()
+
+
+def _add_message(
+    ticket: Ticket,
+    author: User | None,
+    body: str,
+    *,
+    internal: bool,
+    channel: str,
+    uploads: Sequence[Upload] = (),
+    message_id: str = "",
+    body_html: str = "",
+) -> Message:
+    message = Message.objects.create(
+        ticket=ticket,
+        author=author,
+        kind=MessageKind.NOTE if internal else MessageKind.REPLY,
+        internal=internal,
+        body=body,
+        body_html=body_html,
+        channel=channel,
+        message_id=message_id,
+    )
+    _store_attachments(ticket, message, uploads)
+    return message
+
+
+def _save(ticket: Ticket, *fields: str) -> None:
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=[*fields, "updated_at"])
+
+
+def _set_status(ticket: Ticket, actor: User | None, to: str, **data) -> None:
+    """Move to ``to`` and stamp the SLA timestamps; callers have checked the rule."""
+    previous = ticket.status
+    if previous == to:
+        return
+    now = timezone.now()
+    ticket.status = to
+    fields = ["status"]
+    if to == Status.SOLVED:
+        ticket.solved_at = now
+        fields.append("solved_at")
+    elif to == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif previous == Status.SOLVED:
+        ticket.solved_at = None  # reopened: the next solve is what counts
+        fields.append("solved_at")
+    _save(ticket, *fields)
+    _event(ticket, actor, EventKind.STATUS, previous, to, **data)
+
+
+# ---------------------------------------------------------------- creation
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    requester: User,
+    subject: str,
+    channel: str,
+    fields: GuidedFields = GuidedFields(),
+    body: str = "",
+    uploads: Sequence[Upload] = (),
+    actor: User | None = None,
+    message_id: str = "",
+    body_html: str = "",
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """Open a ticket. The first message is the description (``body``, or the guided
+    fields when the intake form had no free text)."""
+    subject = subject.strip()
+    if not subject:
+        raise TransitionError("A ticket needs a subject.")
+    if channel not in Channel.values:
+        raise TransitionError(f"Unknown channel {channel!r}.")
+    validate_uploads(uploads)
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        subject=subject[:250],
+        requester=requester,
+        organization_id=requester.organization_id,
+        channel=channel,
+        trying_to_do=fields.trying_to_do,
+        expected=fields.expected,
+        actual=fields.actual,
+        references=fields.references,
+        follow_up_of=follow_up_of,
+        created_at=now,
+        updated_at=now,
+    )
+    author = actor or requester
+    _add_message(
+        ticket,
+        author,
+        body or describe(fields),
+        internal=False,
+        channel=channel,
+        uploads=uploads,
+        message_id=message_id,
+        body_html=body_html,
+    )
+    _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel)
+    if follow_up_of is not None:
+        _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
+    search.index_ticket(ticket)
+    return ticket
+
+
+def describe(fields: GuidedFields) -> str:
+    """The guided answers as the text of the first message."""
+    parts = [
+        ("What I was trying to do", fields.trying_to_do),
+        ("What I expected", fields.expected),
+        ("What actually happened", fields.actual),
+        ("References", fields.references),
+    ]
+    return "\n\n".join(f"{title}:\n{text.strip()}" for title, text in parts if text.strip())
+
+
+# ---------------------------------------------------------------- ownership
+
+
+@transaction.atomic
+def claim(ticket: Ticket, agent: User) -> Ticket:
+    """Take an unclaimed ticket. Safe under concurrency: a conditional UPDATE decides,
+    so of two agents claiming at once exactly one wins and the other learns who."""
+    _require_agent(agent, "claim tickets")
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        raise TransitionError(f"Ticket #{ticket.pk} is {ticket.get_status_display().lower()}.")
+    now = timezone.now()
+    won = (
+        Ticket.objects.filter(pk=ticket.pk, assignee__isnull=True)
+        .exclude(status__in=(Status.SOLVED, Status.CLOSED))
+        .update(
+            assignee=agent,
+            claimed_at=now,
+            updated_at=now,
+            status=_open_if_new(),
+        )
+    )
+    ticket.refresh_from_db()
+    if not won:
+        if ticket.assignee_id == agent.pk:
+            return ticket  # already mine: claiming twice is harmless
+        raise ClaimConflict(ticket, ticket.assignee)
+    _event(ticket, agent, EventKind.CLAIMED, "", agent.email)
+    return ticket
+
+
+def _open_if_new() -> Case:
+    return Case(When(status=Status.NEW, then=Value(Status.OPEN)), default=F("status"))
+
+
+@transaction.atomic
+def assign(ticket: Ticket, assignee: User | None, *, by: User) -> Ticket:
+    """A manager hands a ticket to another agent, or (assignee=None) back to the queue."""
+    if not by.is_manager:
+        raise TransitionError("Only a support manager may reassign tickets.")
+    if ticket.is_final:
+        raise TransitionError(f"Ticket #{ticket.pk} is closed.")
+    if assignee is not None and not assignee.is_agent:
+        raise TransitionError(f"{assignee.display_name} is not a support agent.")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    previous = ticket.assignee
+    if previous == assignee:
+        return ticket
+    ticket.assignee = assignee
+    fields = ["assignee"]
+    if assignee is None:
+        ticket.claimed_at = None
+        fields.append("claimed_at")
+    else:
+        ticket.claimed_at = timezone.now()
+        fields.append("claimed_at")
+    _save(ticket, *fields)
+    _event(
+        ticket,
+        by,
+        EventKind.ASSIGNED,
+        previous.email if previous else "",
+        assignee.email if assignee else "",
+    )
+    if assignee is None and ticket.status == Status.OPEN:
+        _set_status(ticket, by, Status.NEW, reason="returned to the queue")
+    elif assignee is not None and ticket.status == Status.NEW:
+        _set_status(ticket, by, Status.OPEN)
+    return ticket
+
+
+def _ensure_claimed(ticket: Ticket, agent: User) -> Ticket:
+    """Working an unclaimed ticket claims it first (as Zendesk assigns on reply)."""
+    if ticket.assignee_id is None:
+        return claim(ticket, agent)
+    return ticket
+
+
+# ---------------------------------------------------------------- triage
+
+
+@transaction.atomic
+def categorize(ticket: Ticket, category: str, *, by: User) -> Ticket:
+    _require_agent(by, "categorize tickets")
+    if category not in Category.values:
+        raise TransitionError(f"Unknown category {category!r}.")
+    if ticket.is_final:
+        raise TransitionError(f"Ticket #{ticket.pk} is closed.")
+    previous = ticket.category
+    if previous != category:
+        ticket.category = category
+        _save(ticket, "category")
+        _event(ticket, by, EventKind.CATEGORIZED, previous, category)
+    return ticket
+
+
+@transaction.atomic
+def set_priority(ticket: Ticket, priority: str, *, by: User) -> Ticket:
+    _require_agent(by, "change the priority")
+    if priority not in Priority.values:
+        raise TransitionError(f"Unknown priority {priority!r}.")
+    if ticket.is_final:
+        raise TransitionError(f"Ticket #{ticket.pk} is closed.")
+    previous = ticket.priority
+    if previous != priority:
+        ticket.priority = priority
+        _save(ticket, "priority")
+        _event(ticket, by, EventKind.PRIORITY, previous, priority)
+    return ticket
+
+
+# ---------------------------------------------------------------- status
+
+
+@transaction.atomic
+def change_status(ticket: Ticket, to: str, *, by: User) -> Ticket:
+    """An agent moves a ticket along; the allowed moves are ``AGENT_TRANSITIONS``."""
+    _require_agent(by, "change a ticket's status")
+    if to not in Status.values:
+        raise TransitionError(f"Unknown status {to!r}.")
+    current = ticket.status
+    if to == current:
+        return ticket
+    if to not in AGENT_TRANSITIONS[current]:
+        raise TransitionError(_refusal(ticket, to))
+    if to == Status.NEW:
+        raise TransitionError("Use reassignment to return a ticket to the queue.")
+    ticket = _ensure_claimed(ticket, by)
+    _set_status(ticket, by, to)
+    return ticket
+
+
+def _refusal(ticket: Ticket, to: str) -> str:
+    current = Status(ticket.status).label
+    target = Status(to).label
+    if ticket.status == Status.CLOSED:
+        return f"Ticket #{ticket.pk} is closed; a closed ticket cannot change. Open a follow-up."
+    allowed = ", ".join(Status(s).label for s in AGENT_TRANSITIONS[ticket.status]) or "nothing"
+    return f"A {current} ticket cannot become {target}; it can become: {allowed}."
+
+
+@transaction.atomic
+def mark_solved_by_requester(ticket: Ticket, requester: User) -> Ticket:
+    """The requester says their problem is solved."""
+    if ticket.status == Status.SOLVED:
+        return ticket
+    if ticket.status == Status.CLOSED:
+        raise TransitionError(f"Ticket #{ticket.pk} is already closed.")
+    _set_status(ticket, requester, Status.SOLVED, by_requester=True)
+    return ticket
+
+
+# ---------------------------------------------------------------- conversation
+
+
+@transaction.atomic
+def agent_reply(
+    ticket: Ticket,
+    agent: User,
+    body: str,
+    *,
+    internal: bool = False,
+    status: str | None = None,
+    uploads: Sequence[Upload] = (),
+) -> Message:
+    """A public reply (stamps the first response) or an internal note, optionally with a
+    status change (reply and set pending, the usual "asked for details")."""
+    _require_agent(agent, "reply as support")
+    body = body.strip()
+    if not body:
+        raise TransitionError("The message is empty.")
+    if ticket.is_final:
+        raise TransitionError(f"Ticket #{ticket.pk} is closed; open a follow-up instead.")
+    if status and status != ticket.status and status not in AGENT_TRANSITIONS[ticket.status]:
+        raise TransitionError(_refusal(ticket, status))
+    validate_uploads(uploads)
+    if not internal:
+        ticket = _ensure_claimed(ticket, agent)
+    message = _add_message(
+        ticket, agent, body, internal=internal, channel=Channel.AGENT, uploads=uploads
+    )
+    _event(
+        ticket,
+        agent,
+        EventKind.NOTED if internal else EventKind.REPLIED,
+        "",
+        "",
+        message=message.pk,
+    )
+    if not internal and ticket.first_response_at is None:
+        ticket.first_response_at = message.created_at
+        _save(ticket, "first_response_at")
+    if status:
+        _set_status(ticket, agent, status)
+    else:
+        _save(ticket)
+    search.index_ticket(ticket)
+    return message
+
+
+@transaction.atomic
+def requester_reply(
+    ticket: Ticket,
+    author: User,
+    body: str,
+    *,
+    channel: str = Channel.PORTAL,
+    uploads: Sequence[Upload] = (),
+    message_id: str = "",
+    body_html: str = "",
+) -> Message:
+    """A reply from the requester's side. Reopens a pending or solved ticket. A closed
+    ticket is final: the reply starts a new ticket linked to it (returned message's
+    ``ticket`` tells which)."""
+    body = body.strip()
+    if not body:
+        raise TransitionError("The message is empty.")
+    validate_uploads(uploads)
+    if ticket.is_final:
+        follow_up = create_ticket(
+            requester=ticket.requester,
+            subject=f"Re: {ticket.subject}"[:250],
+            channel=channel,
+            body=body,
+            uploads=uploads,
+            actor=author,
+            message_id=message_id,
+            body_html=body_html,
+            follow_up_of=ticket,
+        )
+        return follow_up.messages.get()
+    message = _add_message(
+        ticket,
+        author,
+        body,
+        internal=False,
+        channel=channel,
+        uploads=uploads,
+        message_id=message_id,
+        body_html=body_html,
+    )
+    _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk)
+    if ticket.status in (Status.PENDING, Status.SOLVED):
+        # Back to whoever held it, or to the unclaimed queue if nobody did.
+        reopened = Status.OPEN if ticket.assignee_id else Status.NEW
+        _set_status(ticket, author, reopened, reason="requester replied")
+    else:
+        _save(ticket)
+    search.index_ticket(ticket)
+    return message

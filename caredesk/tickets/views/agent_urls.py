@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import agent
+
+urlpatterns = [
+    path("", agent.queue, name="queue"),
+]
