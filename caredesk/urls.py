@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from caredesk.accounts import views as accounts_views
 from caredesk.core import views as core_views
-from caredesk.tickets.views import agent_urls, portal_urls
+from caredesk.tickets.views import agent_urls, attachments, portal_urls
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/", include(accounts_views.urlpatterns)),
     path("agent/", include((agent_urls.urlpatterns, "agent"))),
     path("portal/", include((portal_urls.urlpatterns, "portal"))),
+    path("attachments/<int:pk>/", attachments.download, name="attachment"),
     path("admin/", admin.site.urls),
 ]
