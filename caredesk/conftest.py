@@ -19,7 +19,7 @@ from caredesk.tickets.choices import Channel
 
 PASSWORD = "correct horse battery"
 
-# A real 1×1 PNG: the browser test and attachment tests upload it as a "screenshot".
+# A real 1x1 PNG: the browser test and attachment tests upload it as a "screenshot".
 PNG_BYTES = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2218bc40000000049454e44ae426082"
