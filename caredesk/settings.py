@@ -42,7 +42,7 @@ SITE_NAME = envstr("SITE_NAME", "caredesk")
 DEMO_MODE = envbool("CAREDESK_DEMO", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "caredesk.core.admin.CaredeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -114,6 +114,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "caredesk.accounts.backends.RoleBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

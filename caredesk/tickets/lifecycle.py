@@ -254,12 +254,15 @@ def claim(ticket: Ticket, agent: User) -> Ticket:
             status=_open_if_new(),
         )
     )
+    previous_status = ticket.status
     ticket.refresh_from_db()
     if not won:
         if ticket.assignee_id == agent.pk:
             return ticket  # already mine: claiming twice is harmless
         raise ClaimConflict(ticket, ticket.assignee)
     _event(ticket, agent, EventKind.CLAIMED, "", agent.email)
+    if ticket.status != previous_status:
+        _event(ticket, agent, EventKind.STATUS, previous_status, ticket.status)
     return ticket
 
 
@@ -280,15 +283,15 @@ def assign(ticket: Ticket, assignee: User | None, *, by: User) -> Ticket:
     previous = ticket.assignee
     if previous == assignee:
         return ticket
+    previous_status = ticket.status
+    # "new" means unclaimed: assignee and status change together (a DB constraint).
+    if assignee is None and ticket.status == Status.OPEN:
+        ticket.status = Status.NEW
+    elif assignee is not None and ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
     ticket.assignee = assignee
-    fields = ["assignee"]
-    if assignee is None:
-        ticket.claimed_at = None
-        fields.append("claimed_at")
-    else:
-        ticket.claimed_at = timezone.now()
-        fields.append("claimed_at")
-    _save(ticket, *fields)
+    ticket.claimed_at = timezone.now() if assignee else None
+    _save(ticket, "assignee", "claimed_at", "status")
     _event(
         ticket,
         by,
@@ -296,10 +299,8 @@ def assign(ticket: Ticket, assignee: User | None, *, by: User) -> Ticket:
         previous.email if previous else "",
         assignee.email if assignee else "",
     )
-    if assignee is None and ticket.status == Status.OPEN:
-        _set_status(ticket, by, Status.NEW, reason="returned to the queue")
-    elif assignee is not None and ticket.status == Status.NEW:
-        _set_status(ticket, by, Status.OPEN)
+    if ticket.status != previous_status:
+        _event(ticket, by, EventKind.STATUS, previous_status, ticket.status)
     return ticket
 
 

@@ -1,0 +1,103 @@
+import pytest
+
+from caredesk.conftest import png_upload
+from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import EventKind, MessageKind, Status
+from caredesk.tickets.models import Ticket
+
+
+def test_public_reply_stamps_first_response_and_claims(ticket, agent):
+    message = lifecycle.agent_reply(ticket, agent, "Which browser do you use?")
+    ticket.refresh_from_db()
+    assert not message.internal and message.kind == MessageKind.REPLY
+    assert ticket.first_response_at == message.created_at
+    assert ticket.assignee == agent and ticket.status == Status.OPEN
+    assert ticket.events.filter(kind=EventKind.REPLIED, actor=agent).exists()
+
+
+def test_first_response_is_not_moved_by_later_replies(ticket, agent):
+    first = lifecycle.agent_reply(ticket, agent, "One")
+    lifecycle.agent_reply(ticket, agent, "Two")
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == first.created_at
+
+
+def test_internal_note_is_not_a_response(ticket, agent):
+    note = lifecycle.agent_reply(ticket, agent, "Looks like the 4.2 upload bug", internal=True)
+    ticket.refresh_from_db()
+    assert note.internal and note.kind == MessageKind.NOTE
+    assert ticket.first_response_at is None
+    assert ticket.assignee is None and ticket.status == Status.NEW
+    assert ticket.events.filter(kind=EventKind.NOTED).exists()
+
+
+def test_reply_and_set_pending(ticket, agent):
+    lifecycle.agent_reply(ticket, agent, "Please send the Request ID", status=Status.PENDING)
+    ticket.refresh_from_db()
+    assert ticket.status == Status.PENDING
+
+
+def test_reply_with_refused_status_changes_nothing(ticket, agent):
+    lifecycle.change_status(ticket, Status.SOLVED, by=agent)
+    with pytest.raises(lifecycle.TransitionError):
+        lifecycle.agent_reply(ticket, agent, "hello", status=Status.PENDING)
+    assert ticket.messages.count() == 1
+
+
+def test_empty_reply_is_refused(ticket, agent, alice):
+    with pytest.raises(lifecycle.TransitionError, match="empty"):
+        lifecycle.agent_reply(ticket, agent, "   ")
+    with pytest.raises(lifecycle.TransitionError, match="empty"):
+        lifecycle.requester_reply(ticket, alice, "")
+    assert ticket.messages.count() == 1
+
+
+@pytest.mark.parametrize("start", [Status.PENDING, Status.SOLVED])
+def test_requester_reply_reopens(ticket, agent, alice, start):
+    lifecycle.change_status(ticket, start, by=agent)
+    lifecycle.requester_reply(ticket, alice, "Here is the screenshot", uploads=[png_upload()])
+    ticket.refresh_from_db()
+    assert ticket.status == Status.OPEN
+    assert ticket.attachments.count() == 1
+
+
+def test_requester_reply_to_unclaimed_solved_ticket_returns_it_to_the_queue(ticket, alice):
+    lifecycle.mark_solved_by_requester(ticket, alice)
+    lifecycle.requester_reply(ticket, alice, "Actually it is broken again")
+    ticket.refresh_from_db()
+    assert ticket.status == Status.NEW
+
+
+def test_requester_reply_on_hold_stays_on_hold(ticket, agent, alice):
+    lifecycle.change_status(ticket, Status.ON_HOLD, by=agent)
+    lifecycle.requester_reply(ticket, alice, "Any news?")
+    ticket.refresh_from_db()
+    assert ticket.status == Status.ON_HOLD
+
+
+def test_reply_to_closed_ticket_starts_linked_follow_up(ticket, agent, alice):
+    lifecycle.change_status(ticket, Status.SOLVED, by=agent)
+    lifecycle.change_status(ticket, Status.CLOSED, by=agent)
+    message = lifecycle.requester_reply(ticket, alice, "It happened again")
+    follow_up = message.ticket
+    assert follow_up.pk != ticket.pk
+    assert follow_up.follow_up_of == ticket
+    assert follow_up.status == Status.NEW
+    assert follow_up.subject == f"Re: {ticket.subject}"
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED
+    assert ticket.messages.count() == 1
+    assert ticket.events.filter(kind=EventKind.FOLLOW_UP, to_value=str(follow_up.pk)).exists()
+    assert Ticket.objects.count() == 2
+
+
+def test_agent_cannot_reply_on_closed_ticket(ticket, agent):
+    lifecycle.change_status(ticket, Status.SOLVED, by=agent)
+    lifecycle.change_status(ticket, Status.CLOSED, by=agent)
+    with pytest.raises(lifecycle.TransitionError, match="closed"):
+        lifecycle.agent_reply(ticket, agent, "late")
+
+
+def test_requester_cannot_post_as_agent(ticket, alice):
+    with pytest.raises(lifecycle.TransitionError, match="Only support agents"):
+        lifecycle.agent_reply(ticket, alice, "I am support now", internal=True)
