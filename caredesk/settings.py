@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "caredesk.accounts",
     "caredesk.tickets",
     "caredesk.outbox",
+    "caredesk.mail",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,14 @@ if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
     MAILERS["default"]["OPTIONS"] = {}
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "caredesk <support@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Email channel
+CAREDESK_SUPPORT_ADDRESSES = envlist("CAREDESK_SUPPORT_ADDRESSES", "support@demo.caredesk.test")
+MAIL_MAX_BYTES = envint("CAREDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+SMTPD_HOST = envstr("CAREDESK_SMTPD_HOST", "127.0.0.1")
+SMTPD_PORT = envint("CAREDESK_SMTPD_PORT", 2525)
+# Automatic mails (acknowledgements) to one address per hour, at most: a loop brake.
+AUTO_REPLY_LIMIT_PER_HOUR = envint("CAREDESK_AUTO_REPLY_LIMIT_PER_HOUR", 5)
 
 # Security headers
 SESSION_COOKIE_HTTPONLY = True

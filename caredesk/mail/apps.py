@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MailConfig(AppConfig):
+    name = "caredesk.mail"
+    label = "mail"
+    verbose_name = "Email channel"
+
+    def ready(self) -> None:
+        pass

@@ -1,0 +1,111 @@
+"""The email channel's records: every received message as raw bytes with its outcome
+(the ledger), and the index of Message-IDs that threads replies onto tickets."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from .choices import Outcome, Reason, State, Transport
+
+
+class InboundMessage(models.Model):
+    """One received message, stored before anything else happens (nothing is lost).
+
+    Rows in state ``queued`` are the work queue: the worker claims them in arrival order
+    (conditional update with a lease), so a crash mid-processing retries without
+    duplicates: the ticket message and this row's outcome are written in one transaction.
+    """
+
+    received_at = models.DateTimeField(default=timezone.now)
+    transport = models.CharField(max_length=8, choices=Transport.choices)
+    mailbox = models.CharField(max_length=200, blank=True)  # IMAP mailbox / webhook provider
+    envelope_from = models.CharField(max_length=998, blank=True)
+    envelope_to = models.JSONField(default=list, blank=True)
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    # Filled in by processing.
+    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    subject = models.CharField(max_length=998, blank=True)
+    sender = models.CharField(max_length=998, blank=True, db_index=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ticket_message = models.ForeignKey(
+        "tickets.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # processing.process_pending(): state=queued ORDER BY id
+            models.Index(fields=["state", "id"], name="inbound_state_id"),
+            # Ledger view for a ticket: ticket=N ORDER BY id
+            models.Index(fields=["ticket", "id"], name="inbound_ticket_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id or self.pk} via {self.transport}: {self.outcome or self.state}"
+
+
+class ThreadIndex(models.Model):
+    """Every Message-ID caredesk sent or received for a ticket (threading rule 2)."""
+
+    message_id = models.CharField(max_length=998, unique=True)
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    outbound = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → #{self.ticket_id}"
+
+
+class AutoReplyLog(models.Model):
+    """Automatic mail caredesk sent to an address: the per-sender cap counts these."""
+
+    address = models.CharField(max_length=998)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # loops.may_auto_reply(): address=X AND sent_at >= since
+            models.Index(fields=["address", "sent_at"], name="autoreply_address_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class Mailbox(models.Model):
+    """An IMAP mailbox to poll. The password is never stored here: it is read from the
+    environment variable or file named below (12-factor secrets)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    use_ssl = models.BooleanField(default=True)
+    username = models.CharField(max_length=255)
+    password_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable holding it."
+    )
+    password_file = models.CharField(
+        max_length=500, blank=True, help_text="Path of a file holding it."
+    )
+    folder = models.CharField(max_length=200, default="INBOX")
+    move_to = models.CharField(
+        max_length=200, blank=True, help_text="Move fetched mail here; empty: mark it seen."
+    )
+    active = models.BooleanField(default=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
