@@ -8,6 +8,8 @@ from django.template import loader
 from caredesk.core import ratelimit
 from caredesk.outbox.services import enqueue_email
 
+from .models import User
+
 
 class RateLimitedLoginForm(AuthenticationForm):
     """Email + password sign-in, limited per email and per client address so a password
@@ -15,6 +17,11 @@ class RateLimitedLoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
+        # Django's default says "both fields may be case-sensitive"; the email is not.
+        "invalid_login": (
+            "That email address and password do not match. "
+            "Check them and try again: the password is case-sensitive."
+        ),
         "rate_limited": "Too many sign-in attempts. Wait a few minutes and try again.",
     }
 
@@ -27,12 +34,24 @@ class RateLimitedLoginForm(AuthenticationForm):
         if not within:
             raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         cleaned = super().clean()
-        ratelimit.reset("login-email", email)
+        if self.user_cache is not None:
+            # Only a correct password clears the count. super().clean() also returns
+            # quietly when the password is empty, and resetting then would let anyone
+            # interleave empty submissions with guesses and never reach the limit.
+            ratelimit.reset("login-email", email)
         return cleaned
 
 
 class OutboxPasswordResetForm(PasswordResetForm):
-    """Django's reset flow, but the mail goes through the outbox (sent by the worker)."""
+    """Django's reset flow, but the mail goes through the outbox (sent by the worker).
+
+    Unlike Django's default, people without a usable password are included: requesters
+    who only ever wrote by email or through the widget set their first password this
+    way to reach their tickets in the portal. Deactivated accounts stay excluded.
+    """
+
+    def get_users(self, email):
+        return User.objects.filter(email__iexact=email, is_active=True)
 
     def send_mail(
         self,

@@ -4,7 +4,9 @@ from django.urls import path, reverse_lazy
 
 from .forms import OutboxPasswordResetForm, RateLimitedLoginForm
 
-_reset_context = {"site_url": settings.SITE_URL}
+# Without site_name, Django names the site after the request's Host header
+# ("Password reset on 127.0.0.1:8000"); use the configured name instead.
+_reset_context = {"site_url": settings.SITE_URL, "site_name": settings.SITE_NAME}
 
 urlpatterns = [
     path(

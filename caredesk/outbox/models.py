@@ -15,6 +15,7 @@ class DeliveryStatus(models.TextChoices):
 
 class OutboundEmail(models.Model):
     to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=998)
     body = models.TextField()
     headers = models.JSONField(default=dict, blank=True)
@@ -34,7 +35,8 @@ class OutboundEmail(models.Model):
 
     class Meta:
         indexes = [
-            # deliver_due(): status=pending AND next_attempt_at <= now ORDER BY next_attempt_at
+            # deliver_due(): status=pending AND next_attempt_at <= now (AND lease free)
+            # ORDER BY next_attempt_at
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
         ]
 

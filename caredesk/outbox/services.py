@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,10 +20,17 @@ LEASE = timedelta(minutes=5)
 
 
 def enqueue_email(
-    to: list[str], subject: str, body: str, *, headers: dict | None = None, ref: str = ""
+    to: list[str],
+    subject: str,
+    body: str,
+    *,
+    cc: list[str] | None = None,
+    headers: dict | None = None,
+    ref: str = "",
 ) -> OutboundEmail:
+    """Queue a message; call it inside the transaction of the change that causes it."""
     return OutboundEmail.objects.create(
-        to=to, subject=subject, body=body, headers=headers or {}, ref=ref
+        to=to, cc=cc or [], subject=subject, body=body, headers=headers or {}, ref=ref
     )
 
 
@@ -33,13 +39,15 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 360))
 
 
-def _claim(email: OutboundEmail, now) -> bool:
+def _unleased(now) -> Q:
+    return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+
+
+def _claim(email: OutboundEmail, now, lease_until) -> bool:
     return bool(
         OutboundEmail.objects.filter(
-            Q(leased_until__isnull=True) | Q(leased_until__lt=now),
-            pk=email.pk,
-            status=DeliveryStatus.PENDING,
-        ).update(leased_until=now + LEASE, attempts=email.attempts + 1)
+            _unleased(now), pk=email.pk, status=DeliveryStatus.PENDING
+        ).update(leased_until=lease_until, attempts=email.attempts + 1)
     )
 
 
@@ -55,36 +63,43 @@ def deliver(email: OutboundEmail) -> None:
         body=email.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=email.to,
+        cc=email.cc,
         headers=email.headers,
     )
     message.send(fail_silently=False)
 
 
 def deliver_due(limit: int = 50) -> int:
-    """Send what is due; returns how many were sent."""
+    """Send what is due; returns how many were sent.
+
+    A row is claimed with a lease (conditional update). The outcome is written only
+    while this worker still holds that very lease, so a send that outlived its lease
+    cannot overwrite what the next holder recorded.
+    """
     now = timezone.now()
     due = OutboundEmail.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        _unleased(now), status=DeliveryStatus.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at")[:limit]
     sent = 0
     for email in due:
-        if not _claim(email, now):
+        lease_until = now + LEASE
+        if not _claim(email, now, lease_until):
             continue  # another worker has it
         email.attempts += 1
+        mine = OutboundEmail.objects.filter(pk=email.pk, leased_until=lease_until)
         try:
             deliver(email)
         except Exception as exc:
             log.warning("outbox: sending %s failed: %s", email.pk, exc)
             failed = _is_permanent(exc) or email.attempts >= MAX_ATTEMPTS
-            with transaction.atomic():
-                OutboundEmail.objects.filter(pk=email.pk).update(
-                    status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                    next_attempt_at=timezone.now() + backoff(email.attempts),
-                    leased_until=None,
-                )
+            mine.update(
+                status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=timezone.now() + backoff(email.attempts),
+                leased_until=None,
+            )
             continue
-        OutboundEmail.objects.filter(pk=email.pk).update(
+        mine.update(
             status=DeliveryStatus.SENT, sent_at=timezone.now(), leased_until=None, last_error=""
         )
         sent += 1
