@@ -139,3 +139,55 @@ def ticket(alice, make_ticket):
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# ---------------------------------------------------------------- browser tests (Playwright)
+# pytest-playwright cannot download its own browser here, and --browser-channel cannot
+# point at Debian's build: launch /usr/bin/chromium (CAREDESK_CHROMIUM overrides) directly.
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in a container has no user namespaces for the sandbox
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def pytest_configure(config):
+    # Playwright's sync API keeps an asyncio loop in the main thread for the whole session,
+    # which trips Django's async-safety check on every ORM call that follows, including
+    # live_server's and fixtures' own. Browser tests need this; set it before any of them.
+    import os
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    import os
+
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CAREDESK_CHROMIUM", "/usr/bin/chromium"),
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+# ---------------------------------------------------------------- pytest-xdist safety
+def _utf8_safe(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report):
+    """pytest-xdist ships each report to the controller through execnet, which refuses
+    strings with lone surrogates (text decoded with ``surrogateescape``, e.g. 8-bit SMTP
+    commands that aiosmtpd logs): the worker would die with an INTERNALERROR. Escape
+    them (visibly, as ``\\udcf6``) before xdist serializes the report."""
+    report.sections = [(title, _utf8_safe(text)) for title, text in report.sections]
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if _utf8_safe(text) != text:
+            report.longrepr = _utf8_safe(text)

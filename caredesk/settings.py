@@ -51,11 +51,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "anymail",
     "caredesk.core",
     "caredesk.accounts",
     "caredesk.tickets",
     "caredesk.outbox",
     "caredesk.mail",
+    "caredesk.widget",
+    "ninja",  # only for its bundled Swagger UI assets (static files), served from our origin
+    "caredesk.api",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +176,36 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 LOGIN_RATE_LIMIT = envint("CAREDESK_LOGIN_RATE_LIMIT", 10)
 LOGIN_RATE_WINDOW = envint("CAREDESK_LOGIN_RATE_WINDOW", 300)
 
+# REST API (/api/v1/, caredesk/api/). Requests per API_RATE_WINDOW seconds, counted per
+# token (or signed-in user) and per client address; over the limit the answer is 429 with
+# Retry-After. Generous: a mobile app makes a few requests a minute, and many users can
+# share one address behind a carrier's NAT.
+API_RATE_LIMIT_PER_TOKEN = envint("CAREDESK_API_RATE_LIMIT_PER_TOKEN", 600)
+API_RATE_LIMIT_PER_IP = envint("CAREDESK_API_RATE_LIMIT_PER_IP", 6000)
+API_RATE_WINDOW = envint("CAREDESK_API_RATE_WINDOW", 60)
+API_JSON_MAX_BYTES = envint("CAREDESK_API_JSON_MAX_BYTES", 1024 * 1024)
+# A retry with the same Idempotency-Key within this many seconds replays the first answer.
+API_IDEMPOTENCY_TTL = envint("CAREDESK_API_IDEMPOTENCY_TTL", 24 * 3600)
+
+# Email channel
+CAREDESK_SUPPORT_ADDRESSES = envlist("CAREDESK_SUPPORT_ADDRESSES", "support@demo.caredesk.test")
+MAIL_MAX_BYTES = envint("CAREDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+SMTPD_HOST = envstr("CAREDESK_SMTPD_HOST", "127.0.0.1")
+SMTPD_PORT = envint("CAREDESK_SMTPD_PORT", 2525)
+# Automatic mails (acknowledgements) to one address per hour, at most: a loop brake.
+AUTO_REPLY_LIMIT_PER_HOUR = envint("CAREDESK_AUTO_REPLY_LIMIT_PER_HOUR", 5)
+# Inbound provider webhooks (django-anymail), see caredesk/mail/webhooks.py. Mailgun signs
+# each post with the domain's webhook signing key; WEBHOOK_SECRET ("user:password") adds
+# HTTP basic auth that the provider must send too (put it in the route's URL).
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "MAILGUN_WEBHOOK_SIGNING_KEY": envsecret("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "WEBHOOK_SECRET": envsecret("ANYMAIL_WEBHOOK_SECRET"),
+    }.items()
+    if value  # unset stays unset: an empty signing key would accept forged posts
+}
+
 # Email (outbound goes through the outbox, delivered by the worker)
 MAILERS = {
     "default": {
@@ -189,16 +223,26 @@ MAILERS = {
 }
 if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
     MAILERS["default"]["OPTIONS"] = {}
-DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "caredesk <support@localhost>")
+DEFAULT_FROM_EMAIL = envstr(
+    "DEFAULT_FROM_EMAIL", f"{SITE_NAME} <{CAREDESK_SUPPORT_ADDRESSES[0]}>"
+)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Email channel
-CAREDESK_SUPPORT_ADDRESSES = envlist("CAREDESK_SUPPORT_ADDRESSES", "support@demo.caredesk.test")
-MAIL_MAX_BYTES = envint("CAREDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
-SMTPD_HOST = envstr("CAREDESK_SMTPD_HOST", "127.0.0.1")
-SMTPD_PORT = envint("CAREDESK_SMTPD_PORT", 2525)
-# Automatic mails (acknowledgements) to one address per hour, at most: a loop brake.
-AUTO_REPLY_LIMIT_PER_HOUR = envint("CAREDESK_AUTO_REPLY_LIMIT_PER_HOUR", 5)
+# Support widget (caredesk/widget, docs/widget.md). Sites that may frame the form, as
+# origins (https://app.example.org; "https://*.example.org" for subdomains); none but
+# caredesk itself by default. The secret signs host apps' user tokens (HMAC-SHA256).
+CAREDESK_WIDGET_ALLOWED_ORIGINS = envlist("CAREDESK_WIDGET_ALLOWED_ORIGINS")
+CAREDESK_WIDGET_SECRET = envsecret("CAREDESK_WIDGET_SECRET")
+CAREDESK_WIDGET_TOKEN_MAX_AGE = envint("CAREDESK_WIDGET_TOKEN_MAX_AGE", 24 * 3600)
+CAREDESK_WIDGET_FORM_MAX_AGE = envint("CAREDESK_WIDGET_FORM_MAX_AGE", 4 * 3600)
+# Launcher defaults; a page overrides them with data-color, data-text, data-position.
+CAREDESK_WIDGET_COLOR = envstr("CAREDESK_WIDGET_COLOR", "#1f5fbf")
+CAREDESK_WIDGET_TEXT = envstr("CAREDESK_WIDGET_TEXT", "Contact support")
+CAREDESK_WIDGET_POSITION = envstr("CAREDESK_WIDGET_POSITION", "bottom-right")
+# Anonymous submissions per window (seconds), per email address and per client address.
+CAREDESK_WIDGET_RATE_LIMIT_EMAIL = envint("CAREDESK_WIDGET_RATE_LIMIT_EMAIL", 5)
+CAREDESK_WIDGET_RATE_LIMIT_IP = envint("CAREDESK_WIDGET_RATE_LIMIT_IP", 20)
+CAREDESK_WIDGET_RATE_WINDOW = envint("CAREDESK_WIDGET_RATE_WINDOW", 3600)
 
 # Security headers
 SESSION_COOKIE_HTTPONLY = True

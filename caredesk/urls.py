@@ -9,8 +9,12 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/", include(accounts_views.urlpatterns)),
+    path("agent/mail/", include("caredesk.mail.ledger_urls")),
+    path("mail/", include("caredesk.mail.urls")),
     path("agent/", include((agent_urls.urlpatterns, "agent"))),
     path("portal/", include((portal_urls.urlpatterns, "portal"))),
     path("attachments/<int:pk>/", attachments.download, name="attachment"),
+    path("api/v1/", include("caredesk.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("caredesk.widget.urls")),  # /widget.js and /widget/...
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.backends import BaseBackend
 
 # Managers run the help desk's own data in the Django admin, not Django's internals.
-MANAGER_APPS = {"accounts", "tickets", "outbox"}
+MANAGER_APPS = {"accounts", "tickets", "outbox", "mail"}
 
 
 class RoleBackend(BaseBackend):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -94,3 +98,60 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_requester(self) -> bool:
         return self.role == Role.REQUESTER
+
+
+class ApiToken(models.Model):
+    """A personal access token for the REST API (``Authorization: Bearer cd_…``).
+
+    The token is ``<prefix>_<secret>``: the prefix (``cd_`` and 8 random characters) is not
+    secret, finds the row through a unique index and tells tokens apart in lists; only the
+    SHA-256 of the whole token is stored, so the database never holds a usable token. A
+    SHA-256 (not a password hash) is right here: the secret is 192 random bits, nothing to
+    guess, and checking it must cost microseconds on every request.
+    """
+
+    PREFIX = "cd_"
+    PREFIX_LENGTH = len(PREFIX) + 8
+    SECRET_LENGTH = 32  # characters of URL-safe base64: 24 random bytes
+    _PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. a device.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Written at most once a minute per token (see caredesk/api/auth.py).
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @classmethod
+    def new_prefix(cls) -> str:
+        return cls.PREFIX + "".join(secrets.choice(cls._PREFIX_ALPHABET) for _ in range(8))
+
+    @staticmethod
+    def new_secret() -> str:
+        return secrets.token_urlsafe(24)
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def split(cls, token: str) -> tuple[str, str] | None:
+        """``(prefix, secret)`` of a well-formed token, else None."""
+        n = cls.PREFIX_LENGTH
+        if (
+            len(token) != n + 1 + cls.SECRET_LENGTH
+            or not token.startswith(cls.PREFIX)
+            or token[n] != "_"
+        ):
+            return None
+        return token[:n], token[n + 1 :]
+
+    def matches(self, token: str) -> bool:
+        return hmac.compare_digest(self.token_hash, self.hash(token))

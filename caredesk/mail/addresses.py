@@ -14,7 +14,7 @@ from email.utils import getaddresses
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-_TAG = re.compile(r"^t(?P<number>\d{1,12})\.(?P<sig>[0-9a-z]{10})$")
+_TAG = re.compile(r"^t(?P<number>\d{1,12})\.(?P<sig>[0-9a-f]{10})$")
 
 
 def normalize(address: str) -> str:
@@ -30,8 +30,8 @@ def primary_address() -> str:
 
 
 def _signature(number: int) -> str:
-    digest = salted_hmac("caredesk.mail.reply-address", str(number)).hexdigest()
-    return format(int(digest[:16], 16), "x").rjust(13, "0")[:10]
+    digest = salted_hmac("caredesk.mail.reply-address", str(number), algorithm="sha256")
+    return digest.hexdigest()[:10]
 
 
 def reply_address(ticket_number: int) -> str:

@@ -7,4 +7,4 @@ class MailConfig(AppConfig):
     verbose_name = "Email channel"
 
     def ready(self) -> None:
-        pass
+        from . import outbound, webhooks  # noqa: F401  (connect their signal receivers)

@@ -20,6 +20,7 @@ class Outcome(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate (already received)"
     AUTO_REPLY = "auto_reply", "Automatic reply (recorded)"
     BOUNCE = "bounce", "Bounce (delivery failure)"
+    OWN_MAIL = "own_mail", "Sent by caredesk itself (loop stopped)"
     QUARANTINED = "quarantined", "Quarantined"
 
 

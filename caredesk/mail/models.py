@@ -24,7 +24,7 @@ class InboundMessage(models.Model):
     envelope_to = models.JSONField(default=list, blank=True)
     raw = models.BinaryField()
     size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64, db_index=True)  # duplicates without Message-ID
 
     # Filled in by processing.
     message_id = models.CharField(max_length=998, blank=True, db_index=True)

@@ -39,6 +39,8 @@ class Channel(models.TextChoices):
 class MessageKind(models.TextChoices):
     REPLY = "reply", "Reply"
     NOTE = "note", "Internal note"
+    AUTO_REPLY = "auto_reply", "Automatic reply"  # e.g. out-of-office, recorded only
+    BOUNCE = "bounce", "Delivery failure"  # a bounce of mail caredesk sent
 
 
 class EventKind(models.TextChoices):
@@ -51,6 +53,7 @@ class EventKind(models.TextChoices):
     REPLIED = "replied", "Public reply"
     NOTED = "noted", "Internal note"
     FOLLOW_UP = "follow_up", "Follow-up ticket created"
+    RECORDED = "recorded", "Automatic mail recorded"
 
 
 class Activity(models.TextChoices):

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import User
 
-from . import search
+from . import search, signals
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
 from .models import Attachment, Event, Message, Ticket
 
@@ -124,18 +124,24 @@ def _add_message(
     uploads: Sequence[Upload] = (),
     message_id: str = "",
     body_html: str = "",
+    quoted: str = "",
+    kind: str = "",
+    first: bool = False,
 ) -> Message:
     message = Message.objects.create(
         ticket=ticket,
         author=author,
-        kind=MessageKind.NOTE if internal else MessageKind.REPLY,
+        kind=kind or (MessageKind.NOTE if internal else MessageKind.REPLY),
         internal=internal,
         body=body,
+        quoted=quoted,
         body_html=body_html,
         channel=channel,
         message_id=message_id,
     )
     _store_attachments(ticket, message, uploads)
+    if not first:  # the first message is announced by ticket_created
+        signals.message_added.send(Ticket, ticket=ticket, message=message)
     return message
 
 
@@ -162,7 +168,14 @@ def _set_status(ticket: Ticket, actor: User | None, to: str, **data) -> None:
         ticket.solved_at = None  # reopened: the next solve is what counts
         fields.append("solved_at")
     _save(ticket, *fields)
+    _status_event(ticket, actor, previous, to, **data)
+
+
+def _status_event(ticket: Ticket, actor: User | None, previous: str, to: str, **data) -> None:
     _event(ticket, actor, EventKind.STATUS, previous, to, **data)
+    signals.status_changed.send(
+        Ticket, ticket=ticket, from_status=previous, to_status=to, actor=actor
+    )
 
 
 # ---------------------------------------------------------------- creation
@@ -180,10 +193,15 @@ def create_ticket(
     actor: User | None = None,
     message_id: str = "",
     body_html: str = "",
+    quoted: str = "",
+    cc: Sequence[str] = (),
     follow_up_of: Ticket | None = None,
+    acknowledge: bool = True,
+    client_context: dict | None = None,
 ) -> Ticket:
     """Open a ticket. The first message is the description (``body``, or the guided
-    fields when the intake form had no free text)."""
+    fields when the intake form had no free text). ``acknowledge=False`` when the intake
+    forbids an automatic answer (loop protection)."""
     subject = subject.strip()
     if not subject:
         raise TransitionError("A ticket needs a subject.")
@@ -201,11 +219,13 @@ def create_ticket(
         actual=fields.actual,
         references=fields.references,
         follow_up_of=follow_up_of,
+        cc=list(cc),
+        client_context=client_context or {},
         created_at=now,
         updated_at=now,
     )
     author = actor or requester
-    _add_message(
+    message = _add_message(
         ticket,
         author,
         body or describe(fields),
@@ -214,11 +234,14 @@ def create_ticket(
         uploads=uploads,
         message_id=message_id,
         body_html=body_html,
+        quoted=quoted,
+        first=True,
     )
     _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel)
     if follow_up_of is not None:
         _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
     search.index_ticket(ticket)
+    signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
     return ticket
 
 
@@ -262,7 +285,7 @@ def claim(ticket: Ticket, agent: User) -> Ticket:
         raise ClaimConflict(ticket, ticket.assignee)
     _event(ticket, agent, EventKind.CLAIMED, "", agent.email)
     if ticket.status != previous_status:
-        _event(ticket, agent, EventKind.STATUS, previous_status, ticket.status)
+        _status_event(ticket, agent, previous_status, ticket.status)
     return ticket
 
 
@@ -300,7 +323,7 @@ def assign(ticket: Ticket, assignee: User | None, *, by: User) -> Ticket:
         assignee.email if assignee else "",
     )
     if ticket.status != previous_status:
-        _event(ticket, by, EventKind.STATUS, previous_status, ticket.status)
+        _status_event(ticket, by, previous_status, ticket.status)
     return ticket
 
 
@@ -430,6 +453,8 @@ def agent_reply(
     else:
         _save(ticket)
     search.index_ticket(ticket)
+    if not internal:
+        signals.public_reply_added.send(Ticket, ticket=ticket, message=message)
     return message
 
 
@@ -443,6 +468,7 @@ def requester_reply(
     uploads: Sequence[Upload] = (),
     message_id: str = "",
     body_html: str = "",
+    quoted: str = "",
 ) -> Message:
     """A reply from the requester's side. Reopens a pending or solved ticket. A closed
     ticket is final: the reply starts a new ticket linked to it (returned message's
@@ -451,6 +477,7 @@ def requester_reply(
     if not body:
         raise TransitionError("The message is empty.")
     validate_uploads(uploads)
+    mail = {"message_id": message_id, "body_html": body_html, "quoted": quoted}
     if ticket.is_final:
         follow_up = create_ticket(
             requester=ticket.requester,
@@ -459,20 +486,13 @@ def requester_reply(
             body=body,
             uploads=uploads,
             actor=author,
-            message_id=message_id,
-            body_html=body_html,
+            cc=ticket.cc,
             follow_up_of=ticket,
+            **mail,
         )
         return follow_up.messages.get()
     message = _add_message(
-        ticket,
-        author,
-        body,
-        internal=False,
-        channel=channel,
-        uploads=uploads,
-        message_id=message_id,
-        body_html=body_html,
+        ticket, author, body, internal=False, channel=channel, uploads=uploads, **mail
     )
     _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk)
     if ticket.status in (Status.PENDING, Status.SOLVED):
@@ -482,4 +502,32 @@ def requester_reply(
     else:
         _save(ticket)
     search.index_ticket(ticket)
+    return message
+
+
+@transaction.atomic
+def record_automatic_mail(
+    ticket: Ticket,
+    *,
+    kind: str,
+    body: str,
+    author: User | None = None,
+    message_id: str = "",
+    uploads: Sequence[Upload] = (),
+) -> Message:
+    """Keep an out-of-office reply or a bounce on the ticket, visible to agents only. It
+    never reopens the ticket nor counts as a reply (no loop, no false "customer replied")."""
+    if kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE):
+        raise TransitionError(f"{kind!r} is not an automatic mail kind.")
+    message = _add_message(
+        ticket,
+        author,
+        body.strip() or "(empty)",
+        internal=True,
+        channel=Channel.EMAIL,
+        uploads=uploads,
+        message_id=message_id,
+        kind=kind,
+    )
+    _event(ticket, author, EventKind.RECORDED, "", kind, message=message.pk)
     return message

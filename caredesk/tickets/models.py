@@ -47,6 +47,10 @@ class Ticket(models.Model):
     references = models.TextField(
         "References", blank=True, help_text="Email addresses, Request IDs, links."
     )
+    # Where the request came from: page URL, browser, app version, device (widget/API).
+    client_context = models.JSONField(default=dict, blank=True)
+    # Other people copied on the conversation (email CC); they may reply too.
+    cc = models.JSONField(default=list, blank=True)
     # A reply to a closed ticket opens a new ticket that points back to it.
     follow_up_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
@@ -103,6 +107,8 @@ class Message(models.Model):
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.REPLY)
     internal = models.BooleanField(default=False)  # internal notes never reach the requester
     body = models.TextField()
+    # Quoted history and signature folded away from ``body`` for display (email).
+    quoted = models.TextField(blank=True)
     # Sanitized HTML (nh3) when the message arrived as HTML email; body is the plain text.
     body_html = models.TextField(blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)

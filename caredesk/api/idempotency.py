@@ -1,0 +1,152 @@
+"""``Idempotency-Key`` on the POSTs that create something (tokens, tickets, messages).
+
+A client that did not hear the answer retries with the same key; it gets the first answer
+(status and body, plus ``Idempotent-Replayed: true``) and nothing is created twice. The
+same key with a different request (method, path or body: see ``bodies.fingerprint``) is
+refused with 422. Keys are per user: two users' keys never meet.
+
+How it holds under crashes and races: the record is inserted *first*, inside the
+transaction that then creates the ticket (or message, or token) and stores the answer in
+it. So a record exists exactly when the creation committed; and of two concurrent
+requests with one key, one inserts and the other fails on the unique (user, key) index —
+on PostgreSQL it waits for the first to commit, on SQLite the writers queue — rolls back
+whatever it had begun, and replays the winner's answer. Only successful answers are kept:
+a refused request (4xx) stored nothing and may be retried with the same key.
+
+Records expire after ``API_IDEMPOTENCY_TTL`` (24 h): an expired one is ignored and
+replaced, and ``caredesk purge_api_records`` deletes them (run it periodically, e.g. from
+cron on the worker's host).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Header
+
+from caredesk.accounts.models import User
+
+from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
+from .models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        None,
+        alias=HEADER,
+        description=(
+            "A unique value per request (a UUID): a retry with the same key within 24 h "
+            "gets the first answer and creates nothing. Reusing it for a different "
+            "request is a 422."
+        ),
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        max_length=255,
+    ),
+]
+
+Payload = dict[str, Any]
+
+
+class _Taken(Exception):
+    pass
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _expired_before() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.API_IDEMPOTENCY_TTL)
+
+
+def _find(user: User, digest: str) -> IdempotencyRecord | None:
+    record = IdempotencyRecord.objects.filter(user=user, key_hash=digest).first()
+    if record is not None and record.created_at < _expired_before():
+        IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+        return None
+    return record
+
+
+def _dump(payload: Payload) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _replay(
+    record: IdempotencyRecord, fingerprint: str, restore: Callable[[Payload], Payload] | None
+) -> HttpResponse:
+    if record.fingerprint != fingerprint:
+        raise ApiProblem(
+            422,
+            f"This {HEADER} was already used for a different request. Use a new key for "
+            "a new request, and the same body for a retry.",
+            type=IDEMPOTENCY_KEY_REUSED,
+        )
+    body = record.response_body
+    if restore is not None:
+        body = _dump(restore(json.loads(body)))
+    response = HttpResponse(body, status=record.status, content_type=JSON_CONTENT_TYPE)
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def respond(
+    request: HttpRequest,
+    *,
+    user: User,
+    key: str | None,
+    fingerprint: str,
+    status: int,
+    create: Callable[[], Payload],
+    redact: Callable[[Payload], Payload] | None = None,
+    restore: Callable[[Payload], Payload] | None = None,
+) -> HttpResponse:
+    """Run ``create`` (which writes, and returns the JSON answer) in one transaction,
+    once per key. ``redact`` shapes what is stored, ``restore`` rebuilds the answer from it
+    on a replay (token creation: the secret is never stored)."""
+    if not key:
+        with transaction.atomic():
+            payload = create()
+        return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+
+    digest = key_hash(key)
+    existing = _find(user, digest)
+    if existing is not None:
+        return _replay(existing, fingerprint, restore)
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=user, key_hash=digest, fingerprint=fingerprint, status=0
+                    )
+            except IntegrityError:
+                raise _Taken from None
+            payload = create()
+            record.status = status
+            record.response_body = _dump(redact(payload) if redact else payload)
+            record.save(update_fields=["status", "response_body"])
+    except _Taken:
+        winner = _find(user, digest)
+        if winner is None:  # it rolled back in the meantime: the client may simply retry
+            raise ApiProblem(
+                409, f"Another request with this {HEADER} did not finish; retry it."
+            ) from None
+        return _replay(winner, fingerprint, restore)
+    return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+
+
+def purge_expired() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=_expired_before()).delete()
+    return deleted

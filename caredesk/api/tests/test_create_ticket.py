@@ -1,0 +1,171 @@
+"""Opening a ticket through the API: JSON or multipart, the channel, the limits."""
+
+from __future__ import annotations
+
+import hashlib
+
+from caredesk.conftest import PNG_BYTES, png_upload
+from caredesk.tickets.choices import Channel, EventKind, Status
+from caredesk.tickets.models import Attachment, Ticket
+
+from .conftest import BASE, assert_problem, ticket_payload
+
+
+def test_it_opens_a_ticket_from_json(api, alice):
+    response = api.post("/tickets", ticket_payload(), as_=alice)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    ticket = Ticket.objects.get()
+    assert body["number"] == ticket.number
+    assert body["status"] == Status.NEW
+    assert body["channel"] == Channel.API
+    assert body["requester"] == {"id": alice.pk, "name": "Alice", "email": "alice@acme.test"}
+    assert body["organization"]["name"] == "Acme Network"
+    assert body["trying_to_do"] == "Add Jo to the Tuesday team"
+    assert body["events"] is None and body["client_context"] is None  # agents only
+    (first,) = body["messages"]
+    assert "What actually happened:\nError page" in first["body"]
+    assert ticket.requester == alice and ticket.channel == Channel.API
+    assert ticket.events.get().kind == EventKind.CREATED
+
+
+def test_the_mobile_app_is_recorded_with_its_version_and_device(api, alice):
+    response = api.post(
+        "/tickets",
+        ticket_payload(),
+        as_=alice,
+        headers={
+            "X-Caredesk-Client": "mobile/4.2.1 (iPhone15,2; iOS 18.1)",
+            "User-Agent": "CaredeskMobile/4.2.1",
+        },
+    )
+
+    assert response.status_code == 201
+    ticket = Ticket.objects.get()
+    assert ticket.channel == Channel.MOBILE
+    assert ticket.client_context == {
+        "app": "mobile",
+        "version": "4.2.1",
+        "device": "iPhone15,2; iOS 18.1",
+        "user_agent": "CaredeskMobile/4.2.1",
+    }
+    assert ticket.messages.get().channel == Channel.MOBILE
+
+
+def test_another_client_name_is_recorded_as_api(api, alice):
+    api.post("/tickets", ticket_payload(), as_=alice, headers={"X-Caredesk-Client": "crm-sync/2.0"})
+
+    ticket = Ticket.objects.get()
+    assert ticket.channel == Channel.API
+    assert ticket.client_context["app"] == "crm-sync"
+
+
+def test_a_malformed_client_header_is_a_validation_problem(api, alice):
+    response = api.post(
+        "/tickets", ticket_payload(), as_=alice, headers={"X-Caredesk-Client": "mobile"}
+    )
+
+    body = assert_problem(response, 422, "urn:caredesk:problem:validation")
+    assert body["errors"][0]["loc"] == ["header", "X-Caredesk-Client"]
+    assert not Ticket.objects.exists()
+
+
+def test_it_opens_a_ticket_with_a_screenshot_from_multipart(api, alice):
+    response = api.post_form(
+        "/tickets", {**ticket_payload(), "attachments": [png_upload()]}, as_=alice
+    )
+
+    assert response.status_code == 201, response.content
+    (message,) = response.json()["messages"]
+    (attachment,) = message["attachments"]
+    assert attachment["filename"] == "screenshot.png"
+    assert attachment["content_type"] == "image/png"
+    assert attachment["size"] == len(PNG_BYTES)
+    assert attachment["sha256"] == hashlib.sha256(PNG_BYTES).hexdigest()
+    assert attachment["url"] == f"{BASE}/attachments/{attachment['id']}"
+    stored = Attachment.objects.get()
+    assert stored.file.read() == PNG_BYTES
+
+
+def test_missing_and_invalid_fields_are_listed(api, alice):
+    response = api.post("/tickets", {"subject": "   ", "expected": 3}, as_=alice)
+
+    body = assert_problem(response, 422, "urn:caredesk:problem:validation")
+    locs = {tuple(e["loc"]) for e in body["errors"]}
+    assert locs == {
+        ("body", "subject"),
+        ("body", "trying_to_do"),
+        ("body", "actual"),
+        ("body", "expected"),
+    }
+    assert not Ticket.objects.exists()
+
+
+def test_text_with_a_nul_character_is_refused_not_a_server_error(api, alice):
+    response = api.post("/tickets", ticket_payload(actual="bad\x00byte"), as_=alice)
+
+    assert_problem(response, 422, "urn:caredesk:problem:validation")
+
+
+def test_a_body_that_is_not_json_is_a_validation_problem(api, alice):
+    response = api.client.post(
+        f"{BASE}/tickets",
+        b"{not json",
+        content_type="application/json",
+        headers=api.headers(alice),
+    )
+
+    body = assert_problem(response, 422, "urn:caredesk:problem:validation")
+    assert body["errors"] == [
+        {"loc": ["body"], "msg": "The body is not valid JSON.", "type": "json_invalid"}
+    ]
+
+
+def test_another_media_type_is_a_415(api, alice):
+    response = api.client.post(
+        f"{BASE}/tickets", "subject=x", content_type="text/plain", headers=api.headers(alice)
+    )
+
+    assert_problem(response, 415)
+
+
+def test_a_json_body_over_the_limit_is_a_413(api, alice, settings):
+    settings.API_JSON_MAX_BYTES = 1000
+
+    response = api.post("/tickets", ticket_payload(actual="x" * 2000), as_=alice)
+
+    assert_problem(response, 413)
+    assert not Ticket.objects.exists()
+
+
+def test_an_attachment_over_the_limit_is_a_413_and_nothing_is_stored(api, alice, settings):
+    settings.ATTACHMENT_MAX_BYTES = 10
+
+    response = api.post_form(
+        "/tickets", {**ticket_payload(), "attachments": [png_upload()]}, as_=alice
+    )
+
+    body = assert_problem(response, 413)
+    assert "screenshot.png" in body["detail"] and "at most" in body["detail"]
+    assert not Ticket.objects.exists() and not Attachment.objects.exists()
+
+
+def test_too_many_attachments_is_a_413(api, alice, settings):
+    settings.ATTACHMENTS_PER_MESSAGE = 1
+
+    response = api.post_form(
+        "/tickets",
+        {**ticket_payload(), "attachments": [png_upload("a.png"), png_upload("b.png")]},
+        as_=alice,
+    )
+
+    assert_problem(response, 413)
+    assert not Ticket.objects.exists()
+
+
+def test_agents_developers_and_outsiders_open_tickets_as_themselves(api, agent, dev, eve):
+    for person in (agent, dev, eve):
+        response = api.post("/tickets", ticket_payload(), as_=person)
+        assert response.status_code == 201
+        assert Ticket.objects.get(pk=response.json()["number"]).requester == person

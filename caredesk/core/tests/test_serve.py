@@ -1,0 +1,105 @@
+"""``caredesk serve``: the real production server in a subprocess, on its own SQLite file.
+
+It runs the same way in the PostgreSQL pass (the server's database is beside the point
+here), so it neither needs nor touches the test database.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from .subprocesses import caredesk, isolated_env, migrate, start, stop, wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, Message, bytes]:
+    """(status, headers looked up case-insensitively, body)"""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own http URL)
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def answers(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Migrate a fresh SQLite file, start ``caredesk serve``, wait for /healthz."""
+    var = tmp_path_factory.mktemp("serve-var")
+    env = isolated_env(var)
+    migrate(env)
+    port = free_port()
+    log = var / "serve.log"
+    proc = start(
+        caredesk("serve", "--port", str(port), "--workers", "1", "--threads", "2"), env, log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(f"{base}/healthz"), proc, log, "caredesk serve")
+        yield base, var, proc, log
+    finally:
+        stop(proc, signal.SIGTERM)
+
+
+def test_it_answers_healthz(server):
+    base, *_ = server
+    status, headers, body = get(f"{base}/healthz")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+    assert headers["Server"] == "granian"
+
+
+def test_it_serves_static_files_under_plain_and_hashed_names(server):
+    base, var, *_ = server
+    status, headers, css = get(f"{base}/static/caredesk/app.css")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/css")
+    assert css == (Path(__file__).parents[2] / "static/caredesk/app.css").read_bytes()
+
+    manifest = json.loads((var / "static/staticfiles.json").read_text())
+    hashed = manifest["paths"]["caredesk/app.css"]
+    assert hashed != "caredesk/app.css"
+    status, headers, body = get(f"{base}/static/{hashed}")
+    assert status == 200
+    assert body == css
+    assert "immutable" in headers["Cache-Control"]  # hashed names are cached forever
+
+
+def test_the_login_page_sends_security_headers(server):
+    base, *_ = server
+    status, headers, body = get(base + reverse("login"))
+    assert status == 200
+    assert b"Sign in" in body
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "'nonce-" in csp  # inline scripts only with the per-response nonce
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_sigterm_stops_it_cleanly(server):
+    _, _, proc, log = server
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, log.read_text()
+    assert "shutdown completed" in log.read_text()

@@ -1,0 +1,996 @@
+"""Raw email bytes -> :class:`ParsedMail`: what the help desk needs from a message.
+
+``parse()`` is a pure function (no database, no settings) and never raises: whatever the
+bytes, it returns a ``ParsedMail``; what it had to repair or guess is listed in
+``defects``. Every ``str`` it returns is valid Unicode (no lone surrogates) without NUL
+characters, so it can be stored as is.
+
+Why ``policy.compat32`` and not ``policy.default``: the modern policy builds a header
+object for every header it touches, including the ones the parser itself reads
+(Content-Type, boundary), which makes ``message_from_bytes(raw, policy=default)`` about
+fifteen times slower than with compat32 on a realistic mailbox, and its header access
+can raise on malformed input. With compat32 the parser keeps raw header strings; this
+module decodes the few headers it needs itself (RFC 2047 encoded words, RFC 2231
+parameters, raw 8-bit text), which is both faster and more forgiving.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import email
+import email.policy
+import email.utils
+import functools
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from html.parser import HTMLParser
+from urllib.parse import unquote_to_bytes
+
+import nh3
+
+from . import loops
+
+__all__ = ["Bounce", "ParsedAttachment", "ParsedMail", "html_to_text", "parse"]
+
+MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored (noted as a defect)
+MAX_HTML_TO_TEXT = 2_000_000  # characters of HTML converted to text
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAttachment:
+    filename: str  # decoded, without path separators, never empty
+    content_type: str  # lower-case "type/subtype"
+    content: bytes  # decoded payload
+    inline: bool  # Content-Disposition: inline, or no disposition but a Content-ID
+    content_id: str  # without <>; "" if none
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    original_message_ids: list[str]  # Message-ID(s) of the mail that bounced
+    recipients: list[str]  # Final-Recipient / Original-Recipient addresses
+    status: str  # e.g. "5.1.1"
+    diagnostic: str  # Diagnostic-Code text
+    permanent: bool  # Action: failed / status 5.x.x
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    message_id: str
+    in_reply_to: list[str]
+    references: list[str]
+    subject: str
+    from_address: str
+    from_name: str
+    to: list[str]
+    cc: list[str]
+    reply_to: list[str]
+    date: datetime | None
+    text: str
+    html: str
+    attachments: list[ParsedAttachment]
+    auto_submitted: str
+    bounce: Bounce | None
+    defects: list[str]
+    # Tokens of X-Auto-Response-Suppress, lower-case (e.g. ["all"], ["oof", "autoreply"]):
+    # the sender asks not to be auto-answered; see loops.may_auto_reply().
+    auto_response_suppress: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- charsets
+
+codecs.register_error(
+    "caredesk-latin1", lambda e: (e.object[e.start : e.end].decode("latin-1"), e.end)
+)
+_AUTO = "auto"  # no or unusable label: utf-8 if valid, else windows-1252
+# label -> codec. windows-1252 is what "iso-8859-1" mail really is (smart quotes, euro
+# sign); cp932, cp949 and gb18030 are the supersets that Japanese, Korean and Chinese
+# mailers really use under the older names.
+_ALIAS_TABLE = """
+auto: us-ascii ascii ansi_x3.4-1968 unknown-8bit x-unknown unknown default x-user-defined
+cp1252: iso-8859-1 iso8859-1 iso_8859-1 latin1 latin-1 l1 windows-1252 cp1252 x-cp1252
+gb18030: gb2312 gbk x-gbk cp936 euc-cn
+cp949: ks_c_5601-1987 ks_c_5601 euc-kr
+cp932: shift_jis shift-jis sjis x-sjis ms_kanji windows-31j
+big5hkscs: big5
+cp874: tis-620 windows-874
+iso8859-8: iso-8859-8-i
+utf-8: utf8 unicode-1-1-utf-8
+mac-roman: x-mac-roman macintosh
+"""
+_ALIASES = {"": _AUTO} | {
+    label: codec
+    for line in _ALIAS_TABLE.strip().splitlines()
+    for codec, _, labels in [line.partition(": ")]
+    for label in labels.split()
+}
+# codecs that Python knows but that are not charsets (or are dangerous to apply to mail)
+_REFUSED = {"unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined", "mbcs"}
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4]")
+_NOT_ASCII_COMPATIBLE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz")
+
+
+@functools.lru_cache(maxsize=256)
+def _codec(label: str) -> tuple[str, bool]:
+    """(codec, known) for a charset label; unknown labels decode as _AUTO."""
+    name = label.strip().strip("\"'").lower()
+    name = name.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*en
+    if name in _ALIASES:
+        return _ALIASES[name], True
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return _AUTO, False
+    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED:
+        return _AUTO, False
+    return info.name, True
+
+
+def decode_bytes(data: bytes, label: str | None) -> tuple[str, str]:
+    """Text from bytes in a declared charset; never fails. Returns (text, problem)."""
+    codec, known = _codec(label or "")
+    if data.isascii() and not codec.startswith(_NOT_ASCII_COMPATIBLE):
+        return data.decode("ascii"), ("" if known else f"unknown charset {label!r}")
+    problem = "" if known else f"unknown charset {label!r}"
+    if codec in (_AUTO, "utf-8"):
+        try:
+            return data.decode("utf-8"), problem
+        except UnicodeDecodeError:
+            pass
+        if codec == "utf-8" and _UTF8_MULTIBYTE.search(data):
+            return data.decode("utf-8", "replace"), "invalid UTF-8 bytes replaced"
+        what = f"declared {label}" if label and known else "without a charset"
+        text = data.decode("cp1252", "caredesk-latin1")
+        return text, problem or f"8-bit text {what} decoded as windows-1252"
+    if codec == "cp1252":
+        return data.decode("cp1252", "caredesk-latin1"), problem
+    try:
+        return data.decode(codec), problem
+    except UnicodeDecodeError:
+        return data.decode(codec, "replace"), f"bytes undecodable as {label} replaced"
+    except Exception:  # a codec that misbehaves: never let it escape
+        return data.decode("cp1252", "caredesk-latin1"), f"charset {label!r} failed"
+
+
+def _unescape(value: str) -> str:
+    """A raw header string (ASCII + surrogate-escaped 8-bit bytes) as real text."""
+    if value.isascii():
+        return value
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return decode_bytes(data, None)[0]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _clean_text(text: str) -> str:
+    """Line endings normalized, NUL and lone surrogates gone (databases refuse them)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+# ---------------------------------------------------------------- headers
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
+_EW = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?]*)\?=")
+_EW_OPEN = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)$")
+
+
+def _unfold(value: str) -> str:
+    return _FOLD.sub("", value) if "\n" in value or "\r" in value else value
+
+
+def _b64(data: bytes) -> tuple[bytes, bool]:
+    """Lenient base64: (bytes, clean)."""
+    try:
+        return binascii.a2b_base64(data), True
+    except (binascii.Error, ValueError):
+        pass
+    data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    if len(data) % 4 == 1:
+        data = data[:-1]
+    data += b"=" * (-len(data) % 4)
+    try:
+        return binascii.a2b_base64(data), False
+    except (binascii.Error, ValueError):
+        return b"", False
+
+
+def decode_header(value: str, problems: list[str] | None = None, what: str = "header") -> str:
+    """A header value as text: RFC 2047 encoded words (also broken ones), 8-bit bytes."""
+    value = _unfold(value)
+    if "=?" not in value:
+        return _CONTROL.sub(" ", _unescape(value)).strip()
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_cs = ""
+
+    def flush() -> None:
+        nonlocal pending_cs
+        if pending:
+            text, problem = decode_bytes(b"".join(pending), pending_cs)
+            if problem and problems is not None:
+                problems.append(f"{what}: {problem}")
+            out.append(text)
+            pending.clear()
+        pending_cs = ""
+
+    pos = 0
+    matches = list(_EW.finditer(value))
+    tail = _EW_OPEN.search(value, matches[-1].end() if matches else 0)
+    if tail:
+        if problems is not None:
+            problems.append(f"{what}: unterminated encoded-word")
+        matches.append(tail)
+    for m in matches:
+        between = value[pos : m.start()]
+        if between and not (between.isspace() and pending):
+            flush()
+            out.append(_unescape(between))
+        charset, enc, payload = m.group(1), m.group(2).upper(), m.group(3)
+        raw = payload.encode("ascii", "surrogateescape") if payload.isascii() else b""
+        if not payload.isascii():
+            raw = payload.encode("utf-8", "surrogateescape")
+        if enc == "B":
+            data, ok = _b64(raw)
+            if not ok and problems is not None:
+                problems.append(f"{what}: malformed base64 encoded-word")
+        else:
+            data = binascii.a2b_qp(raw, header=True)
+            if " " in payload and problems is not None:
+                problems.append(f"{what}: malformed encoded-word (spaces inside)")
+        if charset.lower() != pending_cs.lower():
+            flush()
+            pending_cs = charset
+        pending.append(data)
+        pos = m.end()
+    flush()
+    if pos < len(value):
+        out.append(_unescape(value[pos:]))
+    return _CONTROL.sub(" ", "".join(out)).strip()
+
+
+def _ids(value: str) -> list[str]:
+    """Message ids from Message-ID / In-Reply-To / References, without <> or spaces."""
+    value = _unescape(_unfold(value))
+    found = re.findall(r"<([^<>]*)>", value)
+    if not found:  # ids without brackets, as some mailers write them
+        found = [v for v in re.split(r"[\s,]+", value) if "@" in v]
+    seen: dict[str, None] = {}
+    for item in found:
+        item = "".join(item.split()).replace("\x00", "")
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+_ADDR_FALLBACK = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
+
+
+_SIMPLE_ADDR = re.compile(r"\s*(?:([^<>@]*?)\s*<([^<>\s@]+@[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+))\s*")
+
+
+def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
+    """Fast path for the usual 'Name <a@b>, c@d' (no quotes, comments or groups)."""
+    if any(c in value for c in '"()\\;:'):
+        return None
+    pairs = []
+    for item in value.split(","):
+        m = _SIMPLE_ADDR.fullmatch(item)
+        if m is None:
+            if item.strip():
+                return None
+            continue
+        pairs.append((m.group(1) or "", m.group(2) or m.group(3)))
+    return pairs
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(name, lower-case address) pairs; names decoded; only addresses with an @."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for value in values:
+        value = _unfold(value)
+        try:
+            pairs = _simple_addresses(value)
+            if pairs is None:
+                pairs = email.utils.getaddresses([value])
+            if not any("@" in a for _, a in pairs):
+                pairs = email.utils.getaddresses([value], strict=False)
+        except Exception:
+            pairs = []
+        if not any("@" in a for _, a in pairs):
+            pairs = [("", a) for a in _ADDR_FALLBACK.findall(value)]
+        for name, addr in pairs:
+            addr = _CONTROL.sub("", _unescape(addr)).strip().strip("<>").lower()
+            if "@" not in addr or addr in seen or " " in addr:
+                continue
+            seen.add(addr)
+            out.append((decode_header(name) if name else "", addr))
+    return out
+
+
+def _date(value: str, problems: list[str]) -> datetime | None:
+    try:
+        date = email.utils.parsedate_to_datetime(_unescape(_unfold(value)).strip())
+    except Exception:
+        date = None
+    if date is None:
+        problems.append(f"unparseable Date header {value[:60]!r}")
+        return None
+    return date if date.tzinfo else date.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- MIME parameters
+
+
+def _params(value: str) -> tuple[str, dict[str, str]]:
+    """('type/subtype' or disposition, {param: decoded value}) of a raw header value."""
+    value = _unfold(value)
+    if '"' not in value:
+        return _param_items(value.split(";"))
+    items, buf, quoted, escape = [], [], False, False
+    for ch in value:
+        if escape:
+            buf.append(ch)
+            escape = False
+        elif quoted and ch == "\\":
+            escape = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            items.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    items.append("".join(buf))
+    return _param_items(items)
+
+
+def _param_items(items: list[str]) -> tuple[str, dict[str, str]]:
+    head = items[0].strip().lower()
+    plain: dict[str, str] = {}
+    ext: dict[str, dict[int, tuple[bool, str]]] = {}
+    for item in items[1:]:
+        name, eq, val = item.partition("=")
+        if not eq:
+            continue
+        name, val = name.strip().lower(), val.strip()
+        if "*" in name:
+            base, _, rest = name.partition("*")
+            encoded = rest.endswith("*") or rest == ""
+            idx = rest.rstrip("*")
+            ext.setdefault(base, {})[int(idx) if idx.isdigit() else 0] = (encoded, val)
+        else:
+            plain.setdefault(name, val)
+    for base, segments in ext.items():
+        chunks, charset = [], ""
+        for i, (idx, (encoded, val)) in enumerate(sorted(segments.items())):
+            if i == 0 and idx == 0 and encoded and val.count("'") >= 2:
+                charset, _, val = val.split("'", 2)
+            if encoded:
+                chunks.append(unquote_to_bytes(val.encode("utf-8", "surrogateescape")))
+            else:
+                chunks.append(val.encode("utf-8", "surrogateescape"))
+        plain[base] = decode_bytes(b"".join(chunks), charset or None)[0]
+    return head, plain
+
+
+# ---------------------------------------------------------------- HTML
+
+
+_CLEAN_OPTIONS = {
+    "url_schemes": {"http", "https", "mailto", "tel", "cid"},
+    "clean_content_tags": {"script", "style", "title", "template", "xml"},
+}
+
+
+def sanitize_html(html: str) -> str:
+    try:
+        return nh3.clean(html, **_CLEAN_OPTIONS).strip()
+    except Exception:
+        return nh3.clean(_SURROGATE.sub("\ufffd", html), **_CLEAN_OPTIONS).strip()
+
+
+_BLOCK = frozenset(
+    "address article aside center dd div dl dt fieldset figure footer form h1 h2 h3 h4 h5 h6"  # noqa: SIM905
+    " header li main nav ol p pre section table tbody thead tfoot tr ul caption".split()
+)
+_PARAGRAPH = frozenset("p h1 h2 h3 h4 h5 h6 table ul ol dl pre".split())  # noqa: SIM905
+_SKIP = frozenset("script style head title template xml object svg".split())  # noqa: SIM905
+_SPACES = re.compile(r"[ \t\n\r\f\v\xa0\u200b]+")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self, word: bool = False) -> None:
+        super().__init__(convert_charrefs=True)
+        # Word/Outlook HTML: every <p class=MsoNormal> is one line, an empty one a blank line
+        self.word = word
+        self.lines: list[tuple[int, str]] = []
+        self.cur: list[str] = []
+        self.cur_depth = 0
+        self.depth = 0
+        self.skip = 0
+        self.pre = 0
+        self.lists: list[int] = []  # -1 for <ul>, else the next number of an <ol>
+        self.href: list[str | None] = []
+        self.anchor: list[str] = []
+
+    def _break(self, blank: bool = False) -> None:
+        if self.cur:
+            self.lines.append((self.cur_depth, "".join(self.cur).rstrip()))
+            self.cur = []
+        if blank and self.lines and self.lines[-1][1]:
+            self.lines.append((self.depth, ""))
+
+    def _emit(self, text: str) -> None:
+        if not self.cur:
+            self.cur_depth = self.depth
+            if not self.pre:
+                text = text.lstrip()
+        if text:
+            self.cur.append(text)
+            if self.href:
+                self.anchor.append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag == "br":
+            if not self.cur:
+                self.lines.append((self.depth, ""))
+            self._break()
+        elif tag == "blockquote":
+            self._break(blank=True)
+            self.depth += 1
+        elif tag in ("ul", "ol"):
+            self._break(blank=not self.lists)
+            self.lists.append(-1 if tag == "ul" else 1)
+        elif tag == "li":
+            self._break()
+            if self.lists and self.lists[-1] > 0:
+                self._emit(f"{'  ' * (len(self.lists) - 1)}{self.lists[-1]}. ")
+                self.lists[-1] += 1
+            else:
+                self._emit(f"{'  ' * max(len(self.lists) - 1, 0)}- ")
+        elif tag == "hr":
+            self._break()
+            self.lines.append((self.depth, "---"))
+        elif tag in ("td", "th"):
+            if self.cur:
+                self._emit("  ")
+        elif tag == "a":
+            self.href.append(dict(attrs).get("href"))
+            self.anchor = []
+        elif tag == "p" and self.word:
+            self._break()
+        elif tag in _BLOCK:
+            self._break(blank=tag in _PARAGRAPH)
+            if tag == "pre":
+                self.pre += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(self.skip - 1, 0)
+        elif tag == "blockquote":
+            self._break(blank=True)
+            self.depth = max(self.depth - 1, 0)
+        elif tag in ("ul", "ol"):
+            self._break(blank=len(self.lists) <= 1)
+            if self.lists:
+                self.lists.pop()
+        elif tag == "a" and self.href:
+            href = (self.href.pop() or "").strip()
+            label = "".join(self.anchor).strip()
+            shown = href[7:] if href.lower().startswith("mailto:") else href
+            if href.lower().startswith(("http:", "https:", "mailto:")) and shown != label:
+                self._emit(f" ({shown})" if label else shown)
+        elif tag == "p" and self.word:
+            if self.cur:
+                self._break()
+            elif self.lines and self.lines[-1][1]:
+                self.lines.append((self.depth, ""))
+        elif tag in _BLOCK:
+            self._break(blank=tag in _PARAGRAPH)
+            if tag == "pre":
+                self.pre = max(self.pre - 1, 0)
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if self.pre:
+            parts = data.replace("\xa0", " ").split("\n")
+            for i, part in enumerate(parts):
+                if i:
+                    self._break() if self.cur else self.lines.append((self.depth, ""))
+                if part:
+                    self._emit(part)
+        else:
+            self._emit(_SPACES.sub(" ", data))
+
+    def text(self) -> str:
+        self._break()
+        out: list[str] = []
+        for depth, line in self.lines:
+            if not line and out and not out[-1].strip("> "):
+                continue  # one blank line at most
+            out.append(("> " * depth + line).rstrip() if depth else line)
+        while out and not out[-1].strip("> "):
+            out.pop()
+        return "\n".join(out).strip("\n")
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from HTML: blocks and <br> as newlines, lists, links as
+    "text (url)", blockquotes as "> " lines (so quoting.split_quoted() sees them)."""
+    html = html[:MAX_HTML_TO_TEXT]
+    try:
+        parser = _TextExtractor(word="MsoNormal" in html)
+        parser.feed(html)
+        parser.close()
+        return parser.text()
+    except Exception:  # html.parser is lenient, but be safe: strip the tags
+        text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>|<[^>]*>", " ", html)
+        return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()
+
+
+# ---------------------------------------------------------------- the MIME walk
+
+_DEFECTS = {
+    "NoBoundaryInMultipartDefect": "multipart without a boundary",
+    "StartBoundaryNotFoundDefect": "multipart start boundary not found",
+    "CloseBoundaryNotFoundDefect": "multipart closing boundary missing (truncated message?)",
+    "FirstHeaderLineIsContinuationDefect": "first header line is a continuation line",
+    "MisplacedEnvelopeHeaderDefect": "misplaced envelope (From ) line in the headers",
+    "MissingHeaderBodySeparatorDefect": "malformed header line (no blank line before the body?)",
+    "MultipartInvariantViolationDefect": "declared multipart but has no parts",
+    "InvalidMultipartContentTransferEncodingDefect": "multipart with an invalid transfer encoding",
+    "UndecodableBytesDefect": "undecodable bytes",
+    "InvalidBase64PaddingDefect": "invalid base64 padding",
+    "InvalidBase64CharactersDefect": "invalid base64 characters",
+    "InvalidBase64LengthDefect": "invalid base64 length",
+}
+_SIGNATURES = {"application/pgp-signature", "application/pkcs7-signature"}
+_SIGNATURES.add("application/x-pkcs7-signature")
+_B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\s]*")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_EXTENSIONS = {
+    "application/octet-stream": ".bin",
+    "application/pdf": ".pdf",
+    "application/ms-tnef": ".dat",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "message/rfc822": ".eml",
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "text/calendar": ".ics",
+}
+
+
+class _Body:
+    __slots__ = ("html", "text")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.html: list[str] = []
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.attachments: list[ParsedAttachment] = []
+        self.defects: list[str] = []
+        self.report_type = ""
+        self.dsn: list[dict[str, str]] | None = None
+        self.returned_ids: list[str] = []  # Message-IDs of attached/returned messages
+
+    def defect(self, text: str) -> None:
+        if text not in self.defects:
+            self.defects.append(text)
+
+
+def _header_dict(items) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in items:
+        out.setdefault(str(name).strip().lower(), []).append(str(value))
+    return out
+
+
+def _part_headers(part: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in part.raw_items():
+        key = str(name).lower()
+        if key.startswith("content-") and key not in out:
+            out[key] = str(value)
+    return out
+
+
+def _payload_bytes(part: Message, cte: str, label: str, st: _Walk) -> bytes:
+    # the stored payload: get_payload() would decode 8-bit text with a guessed charset
+    payload = getattr(part, "_payload", None)
+    if isinstance(payload, bytes):
+        data = payload
+    elif isinstance(payload, str):
+        try:
+            data = payload.encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            data = payload.encode("utf-8", "surrogateescape")
+    else:
+        return b""
+    if cte == "base64":
+        clean = _B64_CHARS.fullmatch(data) is not None
+        data, ok = _b64(data)
+        if not (ok and clean):
+            st.defect(f"{label}: invalid base64, decoded as far as possible")
+        return data
+    if cte == "quoted-printable":
+        return binascii.a2b_qp(data)
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        try:
+            decoded = part.get_payload(decode=True)
+            return decoded if isinstance(decoded, bytes) else data
+        except Exception:
+            st.defect(f"{label}: undecodable uuencoded data")
+    elif cte not in ("", "7bit", "8bit", "binary"):
+        st.defect(f"{label}: unknown transfer encoding {cte[:40]!r}, kept as is")
+    return data
+
+
+def sanitize_filename(name: str) -> str:
+    """A file name without directories, control characters or surrounding dots/spaces."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = " ".join(_CONTROL.sub(" ", _SURROGATE.sub("", name)).split()).strip(" .")
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem[: 190 - len(ext)]}.{ext}" if dot and len(ext) <= 10 else name[:200]
+    return name
+
+
+def _fallback_name(ctype: str, index: int) -> str:
+    ext = _EXTENSIONS.get(ctype)
+    if ext is None:
+        try:
+            ext = mimetypes.guess_extension(ctype, strict=False) or ".bin"
+        except Exception:
+            ext = ".bin"
+    return f"attachment-{index}{ext}"
+
+
+def _walk(part: Message, body: _Body, st: _Walk, depth: int, alt: bool, root: bool) -> None:
+    for d in getattr(part, "defects", ()):
+        name = type(d).__name__
+        st.defect(_DEFECTS.get(name) or re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower())
+    if depth > MAX_DEPTH:
+        st.defect("MIME structure nested too deeply; inner parts ignored")
+        return
+    h = _part_headers(part)
+    if "content-type" in h:
+        ctype, cparams = _params(h["content-type"])
+        if ctype.count("/") != 1 or " " in ctype:
+            st.defect(f"invalid Content-Type {ctype[:40]!r}, read as text/plain")
+            ctype = "text/plain"
+    else:
+        ctype, cparams = part.get_default_type(), {}
+    ctype = _unescape(ctype)
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        _container(part, ctype, cparams, h, payload, body, st, depth)
+        return
+    disposition, dparams = (
+        _params(h["content-disposition"]) if "content-disposition" in h else ("", {})
+    )
+    filename = dparams.get("filename") or cparams.get("name") or ""
+    filename = decode_header(filename) if "=?" in filename else _unescape(filename)
+    cte = _unescape(h.get("content-transfer-encoding", "")).strip().lower()
+    is_text = ctype in ("text/plain", "text/html")
+    if is_text and disposition != "attachment" and (alt or root or not filename):
+        _text_part(part, ctype, cparams, cte, body, st)
+    elif ctype == "text/rfc822-headers":
+        text, _ = decode_bytes(_payload_bytes(part, cte, ctype, st), cparams.get("charset"))
+        found = re.search(r"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", text)
+        if found:
+            st.returned_ids.extend(_ids(found.group(1)))
+    elif ctype == "message/delivery-status":  # not parsed into blocks by the stdlib
+        text, _ = decode_bytes(_payload_bytes(part, cte, ctype, st), None)
+        st.dsn = [_fields(block) for block in re.split(r"\r?\n\s*\r?\n", text)]
+    elif ctype in _SIGNATURES:
+        pass  # a PGP/S-MIME signature: nothing an agent can use
+    else:
+        label = filename or ctype
+        content = _payload_bytes(part, cte, f"attachment {label[:60]!r}", st)
+        _attach(st, filename, ctype, content, disposition, h.get("content-id", ""))
+
+
+def _attach(st: _Walk, filename: str, ctype: str, content: bytes, disp: str, cid: str) -> None:
+    name = sanitize_filename(filename) or _fallback_name(ctype, len(st.attachments) + 1)
+    cid = "".join(_unescape(_unfold(cid)).split()).strip("<>").replace("\x00", "")
+    inline = disp == "inline" or (not disp and bool(cid))
+    st.attachments.append(ParsedAttachment(name, ctype, content, inline, cid))
+
+
+def _text_part(part: Message, ctype: str, cparams: dict, cte: str, body: _Body, st: _Walk) -> None:
+    data = _payload_bytes(part, cte, ctype, st)
+    label = cparams.get("charset")
+    if not label and ctype == "text/html" and not data.isascii():
+        meta = _META_CHARSET.search(data, 0, 4096)
+        label = meta.group(1).decode("ascii") if meta else None
+    text, problem = decode_bytes(data, label)
+    if problem:
+        st.defect(f"{ctype} part: {problem}")
+    text = _clean_text(text)
+    if ctype == "text/html":
+        body.html.append(text)
+    else:
+        if cparams.get("format", "").lower() == "flowed":
+            text = unflow(text, cparams.get("delsp", "").lower() == "yes")
+        body.text.append(text)
+
+
+def _container(
+    part: Message,
+    ctype: str,
+    cparams: dict,
+    h: dict,
+    payload: list,
+    body: _Body,
+    st: _Walk,
+    depth: int,
+) -> None:
+    if ctype == "message/delivery-status":
+        st.dsn = [_fields(_header_dict(block.raw_items())) for block in payload]
+        return
+    if ctype.startswith("message/"):  # an attached or forwarded message: not our body
+        inner = payload[0] if payload else None
+        if not isinstance(inner, Message):
+            return
+        inner_headers = _header_dict(inner.raw_items())
+        st.returned_ids.extend(_ids(inner_headers.get("message-id", [""])[0]))
+        subject = decode_header(inner_headers.get("subject", [""])[0])
+        disposition, dparams = _params(h.get("content-disposition", ""))
+        filename = dparams.get("filename") or cparams.get("name") or ""
+        if not filename and subject:
+            filename = f"{subject[:150]}.eml"
+        try:
+            content = inner.as_bytes()
+        except Exception:
+            content = b""
+            st.defect("attached message could not be kept")
+        _attach(st, filename, "message/rfc822", content, disposition, h.get("content-id", ""))
+        return
+    if ctype == "multipart/alternative":
+        chosen_text: list[str] = []
+        chosen_html: list[str] = []
+        for child in payload:
+            sub = _Body()
+            _walk(child, sub, st, depth + 1, alt=True, root=False)
+            if any(t.strip() for t in sub.text):
+                chosen_text = sub.text  # the last alternative is the preferred one
+            if sub.html:
+                chosen_html = sub.html
+        body.text.extend(chosen_text)
+        body.html.extend(chosen_html)
+        return
+    if ctype == "multipart/report" and depth <= 2:
+        st.report_type = cparams.get("report-type", "").strip().lower()
+    for child in payload:
+        _walk(child, body, st, depth + 1, alt=False, root=False)
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """RFC 3676 format=flowed: join soft-broken lines, remove space-stuffing."""
+    out: list[str] = []
+    buf: str | None = None
+    buf_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        flowed = content.endswith(" ") and content != "-- "
+        if flowed and delsp:
+            content = content[:-1]
+        if buf is not None and depth == buf_depth:
+            buf += content
+        else:
+            if buf is not None:
+                out.append((">" * buf_depth + " " if buf_depth else "") + buf)
+            buf, buf_depth = content, depth
+        if not flowed:
+            out.append((">" * buf_depth + " " if buf_depth else "") + buf)
+            buf = None
+    if buf is not None:
+        out.append((">" * buf_depth + " " if buf_depth else "") + buf)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- bounces
+
+_FIELD = re.compile(r"(?m)^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)")
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_MSGID_LINE = re.compile(r"(?im)^[ \t>]*message-id:[ \t]*(<[^>\r\n]+>)")
+_QMAIL_RCPT = re.compile(r"(?m)^<([^<>\s]+@[^<>\s]+)>:")
+_SMTP_CODE = re.compile(r"\b[45]\d\d[ -]")
+
+
+def _fields(block) -> dict[str, str]:
+    """A DSN field block (header dict or text) as {lower-case name: unfolded value}."""
+    if isinstance(block, str):
+        return {m.group(1).lower(): " ".join(m.group(2).split()) for m in _FIELD.finditer(block)}
+    return {k: " ".join(_unescape(v[0]).split()) for k, v in block.items()}
+
+
+def _address_field(value: str) -> str:
+    addr = value.partition(";")[2] if ";" in value else value
+    addr = addr.strip().strip("<>").lower()
+    return addr if "@" in addr else ""
+
+
+def _bounce(hdrs: dict[str, list[str]], st: _Walk, text: str, subject: str) -> Bounce:
+    ids = list(dict.fromkeys(st.returned_ids))
+    recipients: list[str] = []
+    status = diagnostic = ""
+    permanent = False
+    for block in st.dsn or []:
+        for key in ("final-recipient", "original-recipient"):
+            addr = _address_field(block.get(key, ""))
+            if addr and addr not in recipients:
+                recipients.append(addr)
+        action = block.get("action", "").lower()
+        block_status = _STATUS.search(block.get("status", ""))
+        if action == "failed" or (block_status and block_status.group(1)[0] == "5"):
+            permanent = True
+        if block_status and not status:
+            status = block_status.group(1)
+        if block.get("diagnostic-code") and not diagnostic:
+            diagnostic = (
+                block["diagnostic-code"].partition(";")[2].strip() or block["diagnostic-code"]
+            )
+    if st.dsn is None:  # a non-standard bounce: read what the text says
+        for value in hdrs.get("x-failed-recipients", []):
+            recipients += [a for _, a in _addresses([value]) if a not in recipients]
+        recipients += [a.lower() for a in _QMAIL_RCPT.findall(text) if a not in recipients]
+        found = _STATUS.search(text)
+        status = found.group(1) if found else ""
+        code = _SMTP_CODE.search(text)
+        if code:
+            start = text.rfind("\n", 0, code.start()) + 1
+            end = text.find("\n", code.end())
+            diagnostic = " ".join(text[start : end if end >= 0 else len(text)].split())
+        delayed = re.search(r"(?i)\bdelay", subject)
+        permanent = status.startswith("5") or (not status and not delayed)
+        ids += [i for m in _MSGID_LINE.findall(text) for i in _ids(m)]
+    ids += _ids(hdrs.get("in-reply-to", [""])[0])
+    if not ids:
+        ids = _ids(hdrs.get("references", [""])[0])[-1:]
+    return Bounce(
+        original_message_ids=list(dict.fromkeys(ids)),
+        recipients=recipients,
+        status=status,
+        diagnostic=diagnostic[:2000],
+        permanent=permanent,
+    )
+
+
+_SUCCESS_ACTIONS = {"delivered", "relayed", "expanded"}
+
+
+def _report_kind(st: _Walk, hdrs, from_address: str, from_name: str, subject: str) -> str:
+    """ "bounce" (a delivery failure), "notification" (a success DSN, a read receipt), ""."""
+    if st.report_type == "delivery-status" or st.dsn is not None:
+        actions = {b.get("action", "").lower() for b in st.dsn or [] if "action" in b}
+        return "notification" if actions and actions <= _SUCCESS_ACTIONS else "bounce"
+    if st.report_type == "disposition-notification":
+        return "notification"
+    return_path = hdrs.get("return-path", [""])[0].strip()
+    has_original = bool(st.returned_ids) or any(
+        a.content_type == "message/rfc822" for a in st.attachments
+    )
+    if loops.looks_like_bounce(from_address, from_name, subject, return_path, has_original):
+        return "bounce"
+    return ""
+
+
+# ---------------------------------------------------------------- parse()
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Everything caredesk needs from one message. Never raises."""
+    try:
+        if not isinstance(raw, bytes):
+            raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+    except Exception:
+        raw = b""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # the stdlib parser gave up (deep nesting, ...): keep the text
+        try:
+            return _fallback(raw, exc)
+        except Exception:
+            return _build({}, _Body(), _Walk(), ["unparseable message"])
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    st = _Walk()
+    body = _Body()
+    _walk(msg, body, st, 0, alt=False, root=True)
+    problems = [] if raw.strip() else ["empty message"]
+    return _build(_header_dict(msg.raw_items()), body, st, problems)
+
+
+_HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
+    found = _HEADER_BLOCK_END.search(raw)
+    head, rest = (raw[: found.start()], raw[found.end() :]) if found else (raw, b"")
+    head_text = head.decode("ascii", "surrogateescape")
+    hdrs = _header_dict((m.group(1), m.group(2)) for m in _FIELD.finditer(head_text))
+    body = _Body()
+    body.text.append(_clean_text(decode_bytes(rest, None)[0]))
+    problem = f"MIME structure unreadable ({type(exc).__name__}); the body is kept as raw text"
+    return _build(hdrs, body, _Walk(), [problem])
+
+
+def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[str]) -> ParsedMail:
+    def first(name: str) -> str:
+        values = hdrs.get(name)
+        return values[0] if values else ""
+
+    message_ids = _ids(first("message-id"))
+    if not message_ids:
+        problems.append("no Message-ID header")
+    subject = " ".join(decode_header(first("subject"), problems, "Subject").split())
+    senders = _addresses(hdrs.get("from", []))
+    if not senders:
+        problems.append("no usable From address" if hdrs.get("from") else "no From header")
+    from_name, from_address = senders[0] if senders else ("", "")
+    from_name = " ".join(from_name.split())
+    date = _date(first("date"), problems) if hdrs.get("date") else None
+    if "date" not in hdrs:
+        problems.append("no Date header")
+
+    text = "\n\n".join(t.strip("\n") for t in body.text if t.strip())
+    html_source = "\n".join(body.html)
+    if not text and html_source.strip():
+        text = _clean_text(html_to_text(html_source))
+    html = sanitize_html(html_source) if html_source.strip() else ""
+
+    report = _report_kind(st, hdrs, from_address, from_name, subject)
+    flat = {n: _unescape(_unfold(v[0])) for n, v in hdrs.items() if n in loops.HEADERS}
+    suppress = loops.auto_response_suppress(flat.get("x-auto-response-suppress", ""))
+    auto = loops.auto_submitted_kind(
+        flat, from_address=from_address, subject=subject, report=report
+    )
+    bounce = _bounce(hdrs, st, text, subject) if auto == "bounce" else None
+    return ParsedMail(
+        message_id=message_ids[0] if message_ids else "",
+        in_reply_to=_ids(",".join(hdrs.get("in-reply-to", []))),
+        references=_ids(" ".join(hdrs.get("references", []))),
+        subject=subject,
+        from_address=from_address,
+        from_name=from_name,
+        to=[a for _, a in _addresses(hdrs.get("to", []))],
+        cc=[a for _, a in _addresses(hdrs.get("cc", []))],
+        reply_to=[a for _, a in _addresses(hdrs.get("reply-to", []))],
+        date=date,
+        text=text,
+        html=html,
+        attachments=st.attachments,
+        auto_submitted=auto,
+        bounce=bounce,
+        defects=list(dict.fromkeys(problems + st.defects)),
+        auto_response_suppress=suppress,
+    )

@@ -1,0 +1,286 @@
+"""``process_message()``: what every stored message goes through, whichever way it came.
+
+The worker calls ``process_pending()``. One worker at a time applies messages, in
+arrival order, so a reply is never processed before the message it answers. Each
+message is one transaction: its ticket change and its ledger outcome commit together;
+an exception rolls both back and the message is quarantined with its error (the raw
+bytes stay), to be retried with ``caredesk mail retry``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from caredesk.accounts.models import User
+from caredesk.core.models import Lease
+from caredesk.outbox.models import DeliveryStatus, OutboundEmail
+from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import Channel, MessageKind
+from caredesk.tickets.models import Message, Ticket
+
+from . import addresses, loops, quoting, threading
+from .choices import Outcome, Reason, State
+from .models import InboundMessage, ThreadIndex
+from .parsing import ParsedMail, parse
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "mail.process"
+LEASE_TTL = timedelta(minutes=2)
+# Kinds of automatic mail that are recorded, never turned into tickets nor reopening one.
+RECORD_ONLY = {"auto-replied", "auto-notified"}
+
+
+class Quarantine(Exception):
+    """The message cannot be processed as mail; it is kept with this reason."""
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_pending(limit: int = 500) -> int:
+    """Process queued messages in arrival order; returns how many were handled."""
+    holder = _holder()
+    if not Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
+        return 0  # another worker is applying mail
+    handled = 0
+    try:
+        queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
+        for inbound in queued[:limit].iterator(chunk_size=50):
+            process_message(inbound)
+            handled += 1
+            if handled % 50 == 0:
+                Lease.acquire(LEASE_NAME, holder, LEASE_TTL)  # renew
+    finally:
+        Lease.release(LEASE_NAME, holder)
+    return handled
+
+
+def process_message(inbound: InboundMessage) -> str:
+    """Turn one stored message into its outcome; never raises."""
+    inbound.attempts += 1
+    InboundMessage.objects.filter(pk=inbound.pk).update(attempts=inbound.attempts)
+    try:
+        parsed = parse(bytes(inbound.raw))
+        with transaction.atomic():
+            _apply(inbound, parsed)
+            inbound.state = State.DONE
+            inbound.processed_at = timezone.now()
+            inbound.error = ""
+            inbound.save()
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, Quarantine) else traceback.format_exc(limit=8)
+        log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
+        InboundMessage.objects.filter(pk=inbound.pk).update(
+            state=State.QUARANTINED,
+            outcome=Outcome.QUARANTINED,
+            error=detail[:10000],
+            processed_at=timezone.now(),
+        )
+        return Outcome.QUARANTINED
+    return inbound.outcome
+
+
+def retry(queryset) -> int:
+    """Put quarantined messages back in the queue (``caredesk mail retry``)."""
+    return queryset.filter(state=State.QUARANTINED).update(
+        state=State.QUEUED, outcome="", error="", processed_at=None
+    )
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
+    sender = parsed.from_address or addresses.normalize(inbound.envelope_from)
+    inbound.message_id = parsed.message_id[:998]
+    inbound.subject = parsed.subject[:998]
+    inbound.sender = sender[:998]
+    if not sender or "@" not in sender:
+        raise Quarantine("No sender address: neither From nor the envelope names one.")
+
+    if addresses.is_ours(sender) or _is_own_message_id(parsed.message_id):
+        _outcome(inbound, Outcome.OWN_MAIL)
+        return
+    if _duplicate_of(inbound, parsed):
+        return
+    if parsed.bounce is not None:
+        _bounce(inbound, parsed)
+        return
+
+    recipients = [*inbound.envelope_to, *parsed.to, *parsed.cc]
+    match = threading.find_thread(
+        recipients=recipients,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        subject=parsed.subject,
+        sender=sender,
+    )
+    if parsed.auto_submitted in RECORD_ONLY or loops.is_out_of_office(parsed):
+        _auto_reply(inbound, parsed, match)
+        return
+
+    author = _person(sender, parsed.from_name)
+    text, quoted = _body(parsed)
+    uploads, notices = _uploads(parsed)
+    if notices:
+        text = f"{text}\n\n" + "\n".join(notices)
+    mail = {
+        "channel": Channel.EMAIL,
+        "uploads": uploads,
+        "message_id": parsed.message_id,
+        "body_html": parsed.html,
+        "quoted": quoted,
+    }
+    if match and threading.is_participant(match.ticket, sender):
+        message = lifecycle.requester_reply(match.ticket, author, text, **mail)
+        linked = message.ticket_id != match.ticket.pk  # the ticket was closed
+        _outcome(
+            inbound,
+            Outcome.LINKED_TICKET if linked else Outcome.FOLLOW_UP,
+            message.ticket,
+            message,
+            match.reason,
+        )
+    else:
+        own = addresses.support_addresses()
+        ticket = lifecycle.create_ticket(
+            requester=author,
+            subject=parsed.subject or "(no subject)",
+            body=text,
+            cc=[a for a in [*parsed.to, *parsed.cc] if a != sender and not addresses.is_ours(a)],
+            follow_up_of=match.ticket if match else None,
+            acknowledge=loops.may_auto_reply(parsed, own),
+            **mail,
+        )
+        outcome = Outcome.LINKED_TICKET if match else Outcome.NEW_TICKET
+        _outcome(inbound, outcome, ticket, ticket.messages.first(), match.reason if match else "")
+    _index(parsed.message_id, inbound.ticket)
+
+
+def _outcome(
+    inbound: InboundMessage,
+    outcome: str,
+    ticket: Ticket | None = None,
+    message: Message | None = None,
+    reason: str = Reason.NONE,
+) -> None:
+    inbound.outcome = outcome
+    inbound.ticket = ticket
+    inbound.ticket_message = message
+    inbound.reason = reason
+
+
+def _index(message_id: str, ticket: Ticket | None) -> None:
+    if message_id and ticket is not None:
+        ThreadIndex.objects.get_or_create(message_id=message_id[:998], defaults={"ticket": ticket})
+
+
+def _is_own_message_id(message_id: str) -> bool:
+    return (
+        bool(message_id)
+        and ThreadIndex.objects.filter(message_id=message_id, outbound=True).exists()
+    )
+
+
+def _duplicate_of(inbound: InboundMessage, parsed: ParsedMail) -> bool:
+    """The same message delivered twice (IMAP and SMTP, or a retry) is applied once."""
+    earlier = InboundMessage.objects.filter(state=State.DONE).exclude(pk=inbound.pk)
+    if parsed.message_id:
+        earlier = earlier.filter(message_id=parsed.message_id[:998])
+    else:
+        earlier = earlier.filter(sha256=inbound.sha256)
+    first = earlier.exclude(outcome=Outcome.DUPLICATE).order_by("id").first()
+    if first is None:
+        return False
+    _outcome(inbound, Outcome.DUPLICATE, first.ticket, first.ticket_message)
+    return True
+
+
+def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
+    """Out-of-office and other automatic answers: recorded, never a ticket, no reopen."""
+    if match is None:
+        _outcome(inbound, Outcome.AUTO_REPLY)
+        return
+    text, _ = _body(parsed)
+    message = lifecycle.record_automatic_mail(
+        match.ticket,
+        kind=MessageKind.AUTO_REPLY,
+        body=f"{parsed.subject}\n\n{text}",
+        author=User.objects.filter(email__iexact=parsed.from_address).first(),
+        message_id=parsed.message_id,
+    )
+    _outcome(inbound, Outcome.AUTO_REPLY, match.ticket, message, match.reason)
+    _index(parsed.message_id, match.ticket)
+
+
+def _bounce(inbound: InboundMessage, parsed: ParsedMail) -> None:
+    """A delivery failure of mail we sent: flag it on that ticket, never a new ticket."""
+    bounce = parsed.bounce
+    match = threading.by_headers(bounce.original_message_ids, parsed.references)
+    if match is None:
+        _outcome(inbound, Outcome.BOUNCE)
+        return
+    ticket = match.ticket
+    summary = (
+        f"Delivery to {', '.join(bounce.recipients) or 'the recipient'} failed"
+        f" ({bounce.status or 'no status'}"
+        f"{', permanent' if bounce.permanent else ', temporary'}): {bounce.diagnostic}"
+    )
+    message = lifecycle.record_automatic_mail(
+        ticket, kind=MessageKind.BOUNCE, body=summary, message_id=parsed.message_id
+    )
+    for email in OutboundEmail.objects.filter(ref=f"ticket:{ticket.pk}"):
+        sent_id = email.headers.get("Message-ID", "").strip("<>")
+        if sent_id in bounce.original_message_ids:
+            email.status = DeliveryStatus.FAILED
+            email.last_error = summary[:2000]
+            email.save(update_fields=["status", "last_error"])
+    _outcome(inbound, Outcome.BOUNCE, ticket, message, match.reason)
+
+
+def _person(address: str, name: str) -> User:
+    user = User.objects.filter(email__iexact=address).first()
+    if user is None:
+        user = User.objects.create_user(address, None, name=name[:200])
+    return user
+
+
+def _body(parsed: ParsedMail) -> tuple[str, str]:
+    text = parsed.text.strip()
+    if not text:
+        return ("(no text)", "")
+    new, rest = quoting.split_quoted(text)
+    return (new.strip() or text, rest)
+
+
+def _uploads(parsed: ParsedMail) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """Attachments within the limits; what is over them stays in the raw message."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    uploads: list[SimpleUploadedFile] = []
+    notices: list[str] = []
+    for part in parsed.attachments:
+        if len(part.content) > limit:
+            notices.append(
+                f"[Attachment “{part.filename}” ({filesizeformat(len(part.content))}) is over "
+                f"the {filesizeformat(limit)} limit; it is kept in the original email.]"
+            )
+        elif len(uploads) >= settings.ATTACHMENTS_PER_MESSAGE:
+            notices.append(
+                f"[Attachment “{part.filename}” is beyond the first "
+                f"{settings.ATTACHMENTS_PER_MESSAGE}; it is kept in the original email.]"
+            )
+        else:
+            uploads.append(SimpleUploadedFile(part.filename, part.content, part.content_type))
+    return uploads, notices

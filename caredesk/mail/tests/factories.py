@@ -1,0 +1,64 @@
+"""Build real RFC 5322 messages with the standard library for the mail tests."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from django.utils import timezone
+
+from caredesk.mail import intake
+from caredesk.mail.choices import Transport
+from caredesk.mail.models import InboundMessage
+
+SUPPORT = "support@demo.caredesk.test"
+
+
+def build(
+    *,
+    sender: str = "alice@acme.test",
+    to: str = SUPPORT,
+    subject: str = "Cannot add a volunteer",
+    body: str = "When I add a volunteer I get an error.",
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    cc: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(timezone.now())
+    msg["Message-ID"] = message_id or make_msgid(domain="acme.test")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    for filename, content, ctype in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+def deliver(raw: bytes, *, to: tuple[str, ...] = (SUPPORT,)) -> InboundMessage:
+    """Store and process one message the way the worker does."""
+    from caredesk.mail.processing import process_message
+
+    inbound = intake.receive(raw, transport=Transport.SMTP, envelope_to=to)
+    process_message(inbound)
+    inbound.refresh_from_db()
+    return inbound
+
+
+def message_id_of(raw: bytes) -> str:
+    import email
+
+    return email.message_from_bytes(raw)["Message-ID"].strip("<> ")

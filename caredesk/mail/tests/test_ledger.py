@@ -1,0 +1,68 @@
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from caredesk.conftest import PASSWORD
+from caredesk.mail.choices import Outcome, State
+from caredesk.mail.models import InboundMessage
+
+from .factories import build, deliver
+
+pytestmark = pytest.mark.django_db
+
+
+def _stats() -> dict:
+    out = io.StringIO()
+    call_command("mail", "stats", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_stats_count_every_outcome():
+    raw = build()
+    deliver(raw)
+    deliver(raw)
+    deliver(b"garbage without headers")
+    stats = _stats()
+    assert stats[Outcome.NEW_TICKET] == 1
+    assert stats[Outcome.DUPLICATE] == 1
+    assert stats[Outcome.QUARANTINED] == 1
+    assert stats["total"] == 3 and stats["queued"] == 0
+
+
+def test_retry_command_queues_quarantined_again():
+    bad = deliver(b"no headers at all")
+    out = io.StringIO()
+    call_command("mail", "retry", str(bad.pk), stdout=out)
+    assert "1 message" in out.getvalue()
+    bad.refresh_from_db()
+    assert bad.state == State.QUEUED
+
+
+def test_manager_searches_the_ledger_and_retries(client, manager):
+    good = deliver(build(sender="rita@acme.test"))
+    bad = deliver(b"no headers at all")
+    client.login(username=manager.email, password=PASSWORD)
+    page = client.get("/agent/mail/", {"q": "rita@acme.test"})
+    assert page.status_code == 200
+    assert f"#{good.ticket_id}" in page.text
+    assert "no headers" not in page.text
+    quarantined = client.get("/agent/mail/", {"state": "quarantined"})
+    assert f'href="/agent/mail/{bad.pk}/"' in quarantined.text
+    entry = client.get(f"/agent/mail/{bad.pk}/")
+    assert "No sender" in entry.text
+    client.post(f"/agent/mail/{bad.pk}/retry/")
+    bad.refresh_from_db()
+    assert bad.state == State.QUEUED
+
+
+@pytest.mark.parametrize("who", ["agent", "alice", "dev"])
+def test_the_ledger_is_for_managers(request, client, who):
+    bad = deliver(b"no headers at all")
+    user = request.getfixturevalue(who)
+    client.login(username=user.email, password=PASSWORD)
+    assert client.get("/agent/mail/").status_code == 404
+    assert client.get(f"/agent/mail/{bad.pk}/").status_code == 404
+    assert client.post(f"/agent/mail/{bad.pk}/retry/").status_code == 404
+    assert InboundMessage.objects.get().state == State.QUARANTINED

@@ -1,0 +1,209 @@
+"""process_message(): every stored message ends as exactly one recorded outcome."""
+
+import pytest
+
+from caredesk.accounts.models import User
+from caredesk.conftest import PNG_BYTES
+from caredesk.mail import addresses
+from caredesk.mail.choices import Outcome, Reason, State
+from caredesk.mail.models import InboundMessage
+from caredesk.mail.processing import process_pending, retry
+from caredesk.outbox.models import OutboundEmail
+from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import Channel, MessageKind, Status
+from caredesk.tickets.models import Ticket
+
+from .factories import build, deliver, message_id_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_new_mail_opens_a_ticket_and_acknowledges_it():
+    inbound = deliver(build(attachments=[("shot.png", PNG_BYTES, "image/png")]))
+    assert (inbound.state, inbound.outcome) == (State.DONE, Outcome.NEW_TICKET)
+    ticket = inbound.ticket
+    assert ticket.channel == Channel.EMAIL and ticket.subject == "Cannot add a volunteer"
+    assert ticket.requester.email == "alice@acme.test"
+    assert not ticket.requester.has_usable_password()
+    message = ticket.messages.get()
+    assert "volunteer I get an error" in message.body
+    assert message.message_id == inbound.message_id
+    assert ticket.attachments.get().sha256 == __import__("hashlib").sha256(PNG_BYTES).hexdigest()
+    ack = OutboundEmail.objects.get(ref=f"ticket:{ticket.pk}")
+    assert ack.to == ["alice@acme.test"]
+    assert f"[#{ticket.pk}]" in ack.subject
+    assert ack.headers["Auto-Submitted"] == "auto-replied"
+    assert ack.headers["In-Reply-To"] == f"<{inbound.message_id}>"
+    assert ack.headers["Reply-To"] == addresses.reply_address(ticket.pk)
+    assert "one business day" in ack.body
+
+
+def test_reply_threads_by_in_reply_to_of_our_acknowledgement():
+    first = deliver(build())
+    ack = OutboundEmail.objects.get()
+    reply = deliver(
+        build(subject="Re: something else entirely", in_reply_to=ack.headers["Message-ID"])
+    )
+    assert (reply.outcome, reply.reason) == (Outcome.FOLLOW_UP, Reason.HEADER)
+    assert reply.ticket == first.ticket
+    assert first.ticket.messages.count() == 2
+
+
+def test_reply_threads_by_references_to_the_original_message():
+    original = build()
+    first = deliver(original)
+    reply = deliver(build(subject="Re: x", references=f"<{message_id_of(original)}>"))
+    assert (reply.outcome, reply.reason, reply.ticket) == (
+        Outcome.FOLLOW_UP,
+        Reason.HEADER,
+        first.ticket,
+    )
+
+
+def test_reply_threads_by_signed_reply_address():
+    first = deliver(build())
+    address = addresses.reply_address(first.ticket.pk)
+    reply = deliver(build(to=address, subject="no tag here"), to=(address,))
+    assert (reply.outcome, reply.reason, reply.ticket) == (
+        Outcome.FOLLOW_UP,
+        Reason.REPLY_ADDRESS,
+        first.ticket,
+    )
+
+
+def test_reply_threads_by_subject_tag_from_a_participant_only():
+    first = deliver(build())
+    number = first.ticket.pk
+    reply = deliver(build(subject=f"Re: [#{number}] Cannot add"))
+    assert (reply.outcome, reply.reason) == (Outcome.FOLLOW_UP, Reason.SUBJECT_TAG)
+    stranger = deliver(build(sender="mallory@evil.test", subject=f"Re: [#{number}] hi"))
+    assert stranger.outcome == Outcome.NEW_TICKET
+    assert stranger.ticket != first.ticket
+
+
+def test_stranger_replying_to_a_thread_gets_a_linked_ticket():
+    first = deliver(build())
+    ack = OutboundEmail.objects.get()
+    other = deliver(build(sender="bob@bethel.test", in_reply_to=ack.headers["Message-ID"]))
+    assert other.outcome == Outcome.LINKED_TICKET
+    assert other.ticket.follow_up_of == first.ticket
+    assert other.ticket.requester.email == "bob@bethel.test"
+    assert first.ticket.messages.count() == 1
+
+
+def test_reply_reopens_a_pending_ticket(agent):
+    first = deliver(build())
+    lifecycle.agent_reply(first.ticket, agent, "Which browser?", status=Status.PENDING)
+    sent = OutboundEmail.objects.filter(subject__startswith="Re:").get()
+    deliver(build(subject="Re: x", in_reply_to=sent.headers["Message-ID"]))
+    first.ticket.refresh_from_db()
+    assert first.ticket.status == Status.OPEN
+
+
+def test_reply_to_a_closed_ticket_starts_a_linked_ticket(agent):
+    first = deliver(build())
+    lifecycle.change_status(first.ticket, Status.SOLVED, by=agent)
+    lifecycle.change_status(first.ticket, Status.CLOSED, by=agent)
+    reply = deliver(build(subject=f"Re: [#{first.ticket.pk}] again"))
+    assert reply.outcome == Outcome.LINKED_TICKET
+    assert reply.ticket.follow_up_of == first.ticket
+
+
+def test_the_same_message_twice_is_stored_once():
+    raw = build()
+    first = deliver(raw)
+    again = deliver(raw)
+    assert again.outcome == Outcome.DUPLICATE and again.ticket == first.ticket
+    assert Ticket.objects.count() == 1
+    assert first.ticket.messages.count() == 1
+
+
+def test_out_of_office_is_recorded_but_neither_ticket_nor_reopen(agent):
+    first = deliver(build())
+    lifecycle.change_status(first.ticket, Status.PENDING, by=agent)
+    ack = OutboundEmail.objects.get()
+    ooo = deliver(
+        build(
+            subject="Automatic reply: Cannot add a volunteer",
+            headers={"Auto-Submitted": "auto-replied"},
+            in_reply_to=ack.headers["Message-ID"],
+        )
+    )
+    assert ooo.outcome == Outcome.AUTO_REPLY and ooo.ticket == first.ticket
+    first.ticket.refresh_from_db()
+    assert first.ticket.status == Status.PENDING
+    recorded = first.ticket.messages.get(kind=MessageKind.AUTO_REPLY)
+    assert recorded.internal
+    unthreaded = deliver(build(headers={"Auto-Submitted": "auto-replied"}, subject="Away"))
+    assert unthreaded.outcome == Outcome.AUTO_REPLY and unthreaded.ticket is None
+    legacy = deliver(build(headers={"X-Autoreply": "yes"}, subject="Out of office"))
+    assert legacy.outcome == Outcome.AUTO_REPLY
+    assert Ticket.objects.count() == 1
+    assert OutboundEmail.objects.count() == 1  # never answered
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Precedence": "bulk"},
+        {"List-Id": "<volunteers.lists.acme.test>"},
+        {"Auto-Submitted": "auto-generated"},
+    ],
+)
+def test_bulk_mail_gets_no_acknowledgement(headers):
+    inbound = deliver(build(headers=headers))
+    assert inbound.ticket is not None
+    assert not OutboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize("sender", ["mailer-daemon@acme.test", "noreply@acme.test"])
+def test_machine_senders_get_no_acknowledgement(sender):
+    deliver(build(sender=sender))
+    assert not OutboundEmail.objects.exists()
+
+
+def test_mail_from_our_own_address_stops_the_loop():
+    inbound = deliver(build(sender="support@demo.caredesk.test"))
+    assert inbound.outcome == Outcome.OWN_MAIL
+    assert not Ticket.objects.exists() and not OutboundEmail.objects.exists()
+
+
+def test_per_sender_cap_on_acknowledgements(settings):
+    settings.AUTO_REPLY_LIMIT_PER_HOUR = 2
+    for i in range(4):
+        deliver(build(subject=f"Problem {i}"))
+    assert Ticket.objects.count() == 4
+    assert OutboundEmail.objects.count() == 2
+
+
+def test_mail_without_sender_is_quarantined_and_can_be_retried():
+    raw = b"Subject: no from\r\n\r\nhello\r\n"
+    inbound = deliver(raw)
+    assert (inbound.state, inbound.outcome) == (State.QUARANTINED, Outcome.QUARANTINED)
+    assert "No sender" in inbound.error
+    assert bytes(inbound.raw) == raw
+    assert retry(InboundMessage.objects.all()) == 1
+    InboundMessage.objects.filter(pk=inbound.pk).update(envelope_from="late@acme.test")
+    assert process_pending() == 1
+    inbound.refresh_from_db()
+    assert inbound.outcome == Outcome.NEW_TICKET and inbound.attempts == 2
+
+
+def test_cc_people_are_copied_and_may_reply():
+    first = deliver(build(cc="carol@acme.test"))
+    assert first.ticket.cc == ["carol@acme.test"]
+    reply = deliver(build(sender="carol@acme.test", subject=f"Re: [#{first.ticket.pk}] x"))
+    assert reply.outcome == Outcome.FOLLOW_UP
+    assert User.objects.get(email="carol@acme.test").requested_tickets.count() == 0
+
+
+def test_queue_is_processed_in_arrival_order():
+    from caredesk.mail import intake
+
+    original = build()
+    reply = build(references=f"<{message_id_of(original)}>", subject="Re: x")
+    intake.receive(original, transport="smtp")
+    intake.receive(reply, transport="smtp")
+    assert process_pending() == 2
+    outcomes = list(InboundMessage.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == [Outcome.NEW_TICKET, Outcome.FOLLOW_UP]

@@ -1,0 +1,90 @@
+"""Which ticket does an incoming message belong to? The rules, in order:
+
+1. a recipient is the ticket's signed reply address;
+2. In-Reply-To / References name a Message-ID caredesk sent or received for a ticket;
+3. the subject carries the ticket tag ``[#1234]`` and the sender is a participant.
+
+Otherwise the message starts a new ticket. Whether the sender may post on the ticket
+found (a participant) is decided by the caller: rules 1 and 2 find the thread even for a
+stranger, so the stranger's mail becomes a new ticket *linked* to it, never lost and
+never silently added to someone else's conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from caredesk.accounts.models import User
+from caredesk.tickets.models import Ticket
+
+from . import addresses
+from .choices import Reason
+from .models import ThreadIndex
+
+SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
+
+
+@dataclass(frozen=True)
+class Match:
+    ticket: Ticket
+    reason: str
+
+
+def is_participant(ticket: Ticket, address: str) -> bool:
+    address = addresses.normalize(address)
+    if address == ticket.requester.email.lower() or address in ticket.cc:
+        return True
+    user = User.objects.filter(email__iexact=address).only("role", "is_active").first()
+    return bool(user and user.is_agent)
+
+
+def by_reply_address(recipients: Iterable[str]) -> Match | None:
+    for address in recipients:
+        number = addresses.ticket_number_from(address)
+        if number is not None:
+            ticket = Ticket.objects.select_related("requester").filter(pk=number).first()
+            if ticket:
+                return Match(ticket, Reason.REPLY_ADDRESS)
+    return None
+
+
+def by_headers(in_reply_to: list[str], references: list[str]) -> Match | None:
+    # The direct parent first, then the references from the newest back.
+    wanted = [*in_reply_to, *reversed(references)]
+    if not wanted:
+        return None
+    known = dict(
+        ThreadIndex.objects.filter(message_id__in=wanted[:50]).values_list(
+            "message_id", "ticket_id"
+        )
+    )
+    for message_id in wanted:
+        if message_id in known:
+            ticket = Ticket.objects.select_related("requester").get(pk=known[message_id])
+            return Match(ticket, Reason.HEADER)
+    return None
+
+
+def by_subject_tag(subject: str, sender: str) -> Match | None:
+    for number in SUBJECT_TAG.findall(subject):
+        ticket = Ticket.objects.select_related("requester").filter(pk=int(number)).first()
+        if ticket and is_participant(ticket, sender):
+            return Match(ticket, Reason.SUBJECT_TAG)
+    return None
+
+
+def find_thread(
+    *,
+    recipients: Iterable[str],
+    in_reply_to: list[str],
+    references: list[str],
+    subject: str,
+    sender: str,
+) -> Match | None:
+    return (
+        by_reply_address(recipients)
+        or by_headers(in_reply_to, references)
+        or by_subject_tag(subject, sender)
+    )

@@ -1,0 +1,69 @@
+"""The mail ledger: where did that mail go? Managers search every received message and
+its outcome, read quarantined ones with their error, and queue them again."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from caredesk.tickets.decorators import manager_required
+
+from .choices import Outcome, State
+from .models import InboundMessage
+
+PAGE = 50
+HEADERS_PREVIEW = 16_384
+
+
+@manager_required
+def ledger(request: HttpRequest) -> HttpResponse:
+    rows = InboundMessage.objects.defer("raw").select_related("ticket").order_by("-id")
+    outcome = request.GET.get("outcome", "")
+    if outcome in Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    if request.GET.get("state") in State.values:
+        rows = rows.filter(state=request.GET["state"])
+    q = request.GET.get("q", "").strip()
+    if q:
+        number = q.lstrip("#")
+        match = Q(message_id=q.strip("<>")) | Q(sender__iexact=q)
+        if number.isdigit():
+            match |= Q(ticket_id=int(number)) | Q(pk=int(number))
+        rows = rows.filter(match)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        rows = rows.filter(pk__lt=int(before))
+    page = list(rows[: PAGE + 1])
+    context = {
+        "rows": page[:PAGE],
+        "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
+        "outcomes": Outcome.choices,
+        "outcome": outcome,
+        "q": q,
+        "quarantined": InboundMessage.objects.filter(state=State.QUARANTINED).count(),
+    }
+    return render(request, "mail/ledger.html", context)
+
+
+@manager_required
+def ledger_entry(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=pk)
+    raw = bytes(entry.raw)
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:HEADERS_PREVIEW]
+    context = {"entry": entry, "headers": head.decode("utf-8", "replace")}
+    return render(request, "mail/ledger_entry.html", context)
+
+
+@manager_required
+@require_POST
+def ledger_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    from .processing import retry
+
+    if retry(InboundMessage.objects.filter(pk=pk)):
+        messages.success(request, "Queued again: the worker will process it next.")
+    else:
+        messages.error(request, "Only quarantined messages can be retried.")
+    return redirect("mail-ledger-entry", pk=pk)
