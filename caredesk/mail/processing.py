@@ -144,7 +144,8 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
         "quoted": quoted,
     }
     if match and threading.is_participant(match.ticket, sender):
-        message = lifecycle.requester_reply(match.ticket, author, text, **mail)
+        why = {"reason": f"email threaded by {Reason(match.reason).label}", "ledger": inbound.pk}
+        message = lifecycle.requester_reply(match.ticket, author, text, event_data=why, **mail)
         linked = message.ticket_id != match.ticket.pk  # the ticket was closed
         _outcome(
             inbound,
@@ -162,11 +163,21 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
             cc=[a for a in [*parsed.to, *parsed.cc] if a != sender and not addresses.is_ours(a)],
             follow_up_of=match.ticket if match else None,
             acknowledge=loops.may_auto_reply(parsed, own),
+            event_data={"reason": _new_ticket_reason(match, sender), "ledger": inbound.pk},
             **mail,
         )
         outcome = Outcome.LINKED_TICKET if match else Outcome.NEW_TICKET
         _outcome(inbound, outcome, ticket, ticket.messages.first(), match.reason if match else "")
     _index(parsed.message_id, inbound.ticket)
+
+
+def _new_ticket_reason(match: threading.Match | None, sender: str) -> str:
+    if match is None:
+        return "new email: no reply address, known Message-ID or ticket tag matched"
+    return (
+        f"email answers #{match.ticket.pk} ({Reason(match.reason).label}) but {sender} "
+        "is not a participant there, so it opened this linked ticket"
+    )
 
 
 def _outcome(

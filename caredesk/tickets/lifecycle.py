@@ -198,6 +198,7 @@ def create_ticket(
     follow_up_of: Ticket | None = None,
     acknowledge: bool = True,
     client_context: dict | None = None,
+    event_data: dict | None = None,
 ) -> Ticket:
     """Open a ticket. The first message is the description (``body``, or the guided
     fields when the intake form had no free text). ``acknowledge=False`` when the intake
@@ -237,7 +238,7 @@ def create_ticket(
         quoted=quoted,
         first=True,
     )
-    _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel)
+    _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel, **(event_data or {}))
     if follow_up_of is not None:
         _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
     search.index_ticket(ticket)
@@ -469,6 +470,7 @@ def requester_reply(
     message_id: str = "",
     body_html: str = "",
     quoted: str = "",
+    event_data: dict | None = None,
 ) -> Message:
     """A reply from the requester's side. Reopens a pending or solved ticket. A closed
     ticket is final: the reply starts a new ticket linked to it (returned message's
@@ -488,13 +490,14 @@ def requester_reply(
             actor=author,
             cc=ticket.cc,
             follow_up_of=ticket,
+            event_data=event_data,
             **mail,
         )
         return follow_up.messages.get()
     message = _add_message(
         ticket, author, body, internal=False, channel=channel, uploads=uploads, **mail
     )
-    _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk)
+    _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk, **(event_data or {}))
     if ticket.status in (Status.PENDING, Status.SOLVED):
         # Back to whoever held it, or to the unclaimed queue if nobody did.
         reopened = Status.OPEN if ticket.assignee_id else Status.NEW

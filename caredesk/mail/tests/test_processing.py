@@ -207,3 +207,26 @@ def test_queue_is_processed_in_arrival_order():
     assert process_pending() == 2
     outcomes = list(InboundMessage.objects.order_by("id").values_list("outcome", flat=True))
     assert outcomes == [Outcome.NEW_TICKET, Outcome.FOLLOW_UP]
+
+
+def test_agents_see_why_a_mail_landed_on_the_ticket(client, agent):
+    from caredesk.conftest import PASSWORD
+
+    first = deliver(build())
+    ack = OutboundEmail.objects.get()
+    deliver(build(subject="Re: x", in_reply_to=ack.headers["Message-ID"]))
+    client.login(username=agent.email, password=PASSWORD)
+    page = client.get(f"/agent/tickets/{first.ticket.pk}/").text
+    assert "no reply address, known Message-ID or ticket tag matched" in page
+    assert "email threaded by In-Reply-To / References header" in page
+
+
+def test_a_failed_send_is_visible_on_the_ticket(client, agent):
+    from caredesk.conftest import PASSWORD
+    from caredesk.outbox.models import DeliveryStatus
+
+    first = deliver(build())
+    OutboundEmail.objects.update(status=DeliveryStatus.FAILED, last_error="550 5.1.1 no such user")
+    client.login(username=agent.email, password=PASSWORD)
+    page = client.get(f"/agent/tickets/{first.ticket.pk}/").text
+    assert "could not be delivered" in page and "550 5.1.1 no such user" in page

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from caredesk.accounts.choices import OrganizationKind, Role
 from caredesk.accounts.models import User
+from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 from caredesk.tickets import lifecycle, presence, queues
 from caredesk.tickets.access import get_ticket_for, visible_messages
 from caredesk.tickets.choices import Activity, Category, Channel, Priority, Status
@@ -234,6 +235,11 @@ def _ticket_page(
         .exclude(pk=ticket.pk)
         .order_by("-id")[:OTHER_TICKETS],
         "present": presence.others(ticket, user),
+        # Sends to the requester that failed or are still being retried, with the error.
+        "delivery_problems": OutboundEmail.objects.filter(ref=f"ticket:{ticket.pk}")
+        .exclude(status=DeliveryStatus.SENT)
+        .exclude(last_error="")
+        .order_by("-id")[:10],
         "heartbeat_seconds": presence.HEARTBEAT_SECONDS,
         "claimed_by_other": ticket.assignee_id is not None and ticket.assignee_id != user.pk,
         "can_claim": ticket.assignee_id is None
