@@ -37,6 +37,18 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "mail.process"
 LEASE_TTL = timedelta(minutes=2)
+LEDGER_FIELDS = [
+    "message_id",
+    "subject",
+    "sender",
+    "state",
+    "outcome",
+    "reason",
+    "ticket",
+    "ticket_message",
+    "error",
+    "processed_at",
+]
 # Kinds of automatic mail that are recorded, never turned into tickets nor reopening one.
 RECORD_ONLY = {"auto-replied", "auto-notified"}
 
@@ -78,7 +90,7 @@ def process_message(inbound: InboundMessage) -> str:
             inbound.state = State.DONE
             inbound.processed_at = timezone.now()
             inbound.error = ""
-            inbound.save()
+            inbound.save(update_fields=LEDGER_FIELDS)
     except Exception as exc:
         detail = str(exc) if isinstance(exc, Quarantine) else traceback.format_exc(limit=8)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
@@ -110,10 +122,10 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     if not sender or "@" not in sender:
         raise Quarantine("No sender address: neither From nor the envelope names one.")
 
-    if addresses.is_ours(sender) or _is_own_message_id(parsed.message_id):
+    if addresses.is_ours(sender):
         _outcome(inbound, Outcome.OWN_MAIL)
         return
-    if _duplicate_of(inbound, parsed):
+    if _seen_before(inbound, parsed):
         return
     if parsed.bounce is not None:
         _bounce(inbound, parsed)
@@ -195,27 +207,38 @@ def _outcome(
 
 def _index(message_id: str, ticket: Ticket | None) -> None:
     if message_id and ticket is not None:
-        ThreadIndex.objects.get_or_create(message_id=message_id[:998], defaults={"ticket": ticket})
+        ThreadIndex.objects.bulk_create(
+            [ThreadIndex(message_id=message_id[:998], ticket=ticket)], ignore_conflicts=True
+        )
 
 
-def _is_own_message_id(message_id: str) -> bool:
-    return (
-        bool(message_id)
-        and ThreadIndex.objects.filter(message_id=message_id, outbound=True).exists()
-    )
-
-
-def _duplicate_of(inbound: InboundMessage, parsed: ParsedMail) -> bool:
-    """The same message delivered twice (IMAP and SMTP, or a retry) is applied once."""
-    earlier = InboundMessage.objects.filter(state=State.DONE).exclude(pk=inbound.pk)
+def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
+    """Our own mail coming back, or the same message delivered twice (IMAP and SMTP, or a
+    retry): recorded in the ledger, applied once."""
     if parsed.message_id:
-        earlier = earlier.filter(message_id=parsed.message_id[:998])
-    else:
-        earlier = earlier.filter(sha256=inbound.sha256)
-    first = earlier.exclude(outcome=Outcome.DUPLICATE).order_by("id").first()
-    if first is None:
+        known = (
+            ThreadIndex.objects.filter(message_id=parsed.message_id[:998])
+            .values_list("outbound", "ticket_id")
+            .first()
+        )
+        if known is None:
+            return False
+        outbound, ticket_id = known
+        _outcome(inbound, Outcome.OWN_MAIL if outbound else Outcome.DUPLICATE)
+        inbound.ticket_id = ticket_id
+        return True
+    earlier = (
+        InboundMessage.objects.filter(state=State.DONE, sha256=inbound.sha256)
+        .exclude(pk=inbound.pk)
+        .exclude(outcome=Outcome.DUPLICATE)
+        .order_by("id")
+        .values_list("ticket_id", "ticket_message_id")
+        .first()
+    )
+    if earlier is None:
         return False
-    _outcome(inbound, Outcome.DUPLICATE, first.ticket, first.ticket_message)
+    _outcome(inbound, Outcome.DUPLICATE)
+    inbound.ticket_id, inbound.ticket_message_id = earlier
     return True
 
 

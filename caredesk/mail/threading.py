@@ -52,18 +52,18 @@ def by_reply_address(recipients: Iterable[str]) -> Match | None:
 
 def by_headers(in_reply_to: list[str], references: list[str]) -> Match | None:
     # The direct parent first, then the references from the newest back.
-    wanted = [*in_reply_to, *reversed(references)]
+    wanted = [*in_reply_to, *reversed(references)][:50]
     if not wanted:
         return None
-    known = dict(
-        ThreadIndex.objects.filter(message_id__in=wanted[:50]).values_list(
-            "message_id", "ticket_id"
+    known = {
+        entry.message_id: entry.ticket
+        for entry in ThreadIndex.objects.filter(message_id__in=wanted).select_related(
+            "ticket__requester"
         )
-    )
+    }
     for message_id in wanted:
         if message_id in known:
-            ticket = Ticket.objects.select_related("requester").get(pk=known[message_id])
-            return Match(ticket, Reason.HEADER)
+            return Match(known[message_id], Reason.HEADER)
     return None
 
 

@@ -241,7 +241,7 @@ def create_ticket(
     _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel, **(event_data or {}))
     if follow_up_of is not None:
         _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
-    search.index_ticket(ticket)
+    search.index_new_ticket(ticket, message.body)
     signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
     return ticket
 
@@ -453,7 +453,7 @@ def agent_reply(
         _set_status(ticket, agent, status)
     else:
         _save(ticket)
-    search.index_ticket(ticket)
+    search.index_message(ticket, body)
     if not internal:
         signals.public_reply_added.send(Ticket, ticket=ticket, message=message)
     return message
@@ -504,7 +504,7 @@ def requester_reply(
         _set_status(ticket, author, reopened, reason="requester replied")
     else:
         _save(ticket)
-    search.index_ticket(ticket)
+    search.index_message(ticket, body)
     return message
 
 

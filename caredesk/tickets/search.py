@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 
 from .models import SearchDocument, Ticket
 
 _WORD = re.compile(r"\w[\w@.+-]*", re.UNICODE)
 
 
-def index_ticket(ticket: Ticket) -> None:
-    """Rebuild the ticket's document (called by the lifecycle rules inside their transaction)."""
+def index_new_ticket(ticket: Ticket, first_message: str) -> None:
+    """Create the ticket's document (inside the rule's transaction)."""
     parts = [
         ticket.subject,
         ticket.requester.email,
@@ -29,10 +30,15 @@ def index_ticket(ticket: Ticket) -> None:
         ticket.expected,
         ticket.actual,
         ticket.references,
+        first_message,
     ]
-    parts.extend(ticket.messages.values_list("body", flat=True))
-    SearchDocument.objects.update_or_create(
-        ticket=ticket, defaults={"document": "\n".join(p for p in parts if p)}
+    SearchDocument.objects.create(ticket=ticket, document="\n".join(p for p in parts if p))
+
+
+def index_message(ticket: Ticket, text: str) -> None:
+    """Append one message's text: one UPDATE, not a rebuild from every message."""
+    SearchDocument.objects.filter(ticket=ticket).update(
+        document=Concat(F("document"), Value("\n" + text))
     )
 
 
