@@ -1,22 +1,31 @@
-"""Queue and deliver outgoing email (Healthchecks' claim-by-conditional-update pattern)."""
+"""Queue and deliver outgoing email and webhooks (Healthchecks' claim-by-conditional-
+update pattern, one transport per kind)."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import DeliveryStatus, OutboundEmail
+from .models import Delivery, DeliveryStatus, OutboundEmail, WebhookDelivery, WebhookEndpoint
+from .transports import TransportError
+from .transports import email as email_transport
+from .transports import webhook as webhook_transport
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
+
+# Each kind of delivery and the transport that sends one row of it.
+TRANSPORTS: list[tuple[type[Delivery], Callable]] = [
+    (OutboundEmail, email_transport.send),
+    (WebhookDelivery, webhook_transport.send),
+]
 
 
 def enqueue_email(
@@ -34,6 +43,24 @@ def enqueue_email(
     )
 
 
+def enqueue_webhooks(event_type: str, data: dict) -> int:
+    """Queue ``event_type`` for every active endpoint that wants it (inside the
+    transaction of the change). Returns how many deliveries were queued."""
+    now = timezone.now()
+    rows = []
+    for endpoint in WebhookEndpoint.objects.filter(active=True):
+        if endpoint.wants(event_type):
+            msg_id = f"msg_{uuid.uuid4().hex}"
+            payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
+            rows.append(
+                WebhookDelivery(
+                    endpoint=endpoint, event_type=event_type, msg_id=msg_id, payload=payload
+                )
+            )
+    WebhookDelivery.objects.bulk_create(rows)
+    return len(rows)
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4 … minutes, capped at six hours."""
     return timedelta(minutes=min(2 ** (attempts - 1), 360))
@@ -43,59 +70,40 @@ def _unleased(now) -> Q:
     return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
 
 
-def _claim(email: OutboundEmail, now, lease_until) -> bool:
-    return bool(
-        OutboundEmail.objects.filter(
-            _unleased(now), pk=email.pk, status=DeliveryStatus.PENDING
-        ).update(leased_until=lease_until, attempts=email.attempts + 1)
-    )
-
-
-def _is_permanent(exc: Exception) -> bool:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in exc.recipients.values())
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
-
-
-def deliver(email: OutboundEmail) -> None:
-    message = EmailMessage(
-        subject=email.subject,
-        body=email.body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=email.to,
-        cc=email.cc,
-        headers=email.headers,
-    )
-    message.send(fail_silently=False)
-
-
 def deliver_due(limit: int = 50) -> int:
-    """Send what is due; returns how many were sent.
+    """Send what is due, of every kind; returns how many were sent.
 
     A row is claimed with a lease (conditional update). The outcome is written only
     while this worker still holds that very lease, so a send that outlived its lease
     cannot overwrite what the next holder recorded.
     """
+    return sum(_deliver_kind(model, send, limit) for model, send in TRANSPORTS)
+
+
+def _deliver_kind(model: type[Delivery], send: Callable, limit: int) -> int:
     now = timezone.now()
-    due = OutboundEmail.objects.filter(
+    due = model.objects.filter(
         _unleased(now), status=DeliveryStatus.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at")[:limit]
     sent = 0
-    for email in due:
+    for row in due:
         lease_until = now + LEASE
-        if not _claim(email, now, lease_until):
+        claimed = model.objects.filter(
+            _unleased(now), pk=row.pk, status=DeliveryStatus.PENDING
+        ).update(leased_until=lease_until, attempts=row.attempts + 1)
+        if not claimed:
             continue  # another worker has it
-        email.attempts += 1
-        mine = OutboundEmail.objects.filter(pk=email.pk, leased_until=lease_until)
+        row.attempts += 1
+        mine = model.objects.filter(pk=row.pk, leased_until=lease_until)
         try:
-            deliver(email)
-        except Exception as exc:
-            log.warning("outbox: sending %s failed: %s", email.pk, exc)
-            failed = _is_permanent(exc) or email.attempts >= MAX_ATTEMPTS
+            send(row)
+        except TransportError as exc:
+            log.warning("outbox: %s %s failed: %s", model.__name__, row.pk, exc)
+            failed = exc.permanent or row.attempts >= MAX_ATTEMPTS
             mine.update(
                 status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-                last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                next_attempt_at=timezone.now() + backoff(email.attempts),
+                last_error=str(exc)[:2000],
+                next_attempt_at=timezone.now() + backoff(row.attempts),
                 leased_until=None,
             )
             continue
