@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from caredesk.tickets import lifecycle
+from caredesk.tickets.forms import MultipleFileField
 from caredesk.tickets.models import Ticket
 
 from .tokens import WidgetUser
@@ -32,23 +33,11 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-class MultipleFileInput(forms.FileInput):
-    allow_multiple_selected = True
-
-
-class ScreenshotsField(forms.FileField):
+class ScreenshotsField(MultipleFileField):
     """Zero or more images from one ``<input type=file multiple>``; cleans to a list."""
 
-    widget = MultipleFileInput
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
     def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data]
-        single = super().clean
-        cleaned = [c for f in files if f and (c := single(f, initial))]
+        cleaned = super().clean(data, initial)
         try:
             lifecycle.validate_uploads(cleaned)  # the same limits as every other channel
         except lifecycle.TransitionError as err:

@@ -25,6 +25,7 @@ from caredesk.tickets import lifecycle, presence, queues
 from caredesk.tickets.access import get_ticket_for, visible_messages
 from caredesk.tickets.choices import Activity, Category, Channel, Priority, Status
 from caredesk.tickets.decorators import agent_required
+from caredesk.tickets.forms import MultipleFileField
 from caredesk.tickets.models import Ticket
 
 QUEUE_TEMPLATE = "tickets/agent/queue.html"
@@ -81,18 +82,6 @@ class StatusForm(forms.Form):
             self.fields["status"].widget.choices = [
                 (value, label) for value, label in Status.choices if value in allowed
             ]
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    widget = MultipleFileInput
-
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
 class ReplyForm(forms.Form):

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from caredesk.accounts.models import User
 from caredesk.tickets import access, lifecycle
 from caredesk.tickets.choices import Channel, Status
+from caredesk.tickets.forms import MultipleFileField
 from caredesk.tickets.models import Message, Ticket
 
 PAGE_SIZE = 25
@@ -38,25 +39,6 @@ STATUS_HINTS = {
 
 
 # ---------------------------------------------------------------- forms
-
-
-class MultipleFileInput(forms.FileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Zero or more files from one ``<input type=file multiple>``; cleans to a list."""
-
-    widget = MultipleFileInput
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data]
-        single = super().clean
-        return [cleaned for f in files if f and (cleaned := single(f, initial))]
 
 
 def _attachment_hint() -> str:
