@@ -128,20 +128,26 @@ def is_machine_sender(address: str) -> bool:
 def looks_like_bounce(
     from_address: str, from_name: str, subject: str, return_path: str, has_original: bool
 ) -> bool:
-    """A non-standard bounce: a mailer-daemon/postmaster message (or one with an empty
-    Return-Path) that returns the original or says so in its subject."""
-    daemon = bool(_DAEMON_LOCAL.match(_local(from_address))) if from_address else False
-    daemon = daemon or bool(from_name and _DAEMON_NAME.search(from_name))
-    null_sender = return_path.replace(" ", "") == "<>"
+    """A non-standard bounce (no DSN structure): from mailer-daemon (or a "Mail Delivery
+    System") returning the original or saying so in its subject; from postmaster with a
+    bounce subject; or with an empty Return-Path, the original and a bounce subject.
+    (A postmaster forwarding some mail is a person: the original alone is not enough.)"""
+    local = _local(from_address) if from_address else ""
+    daemon = bool(re.match(r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon)$", local)) or bool(
+        from_name and _DAEMON_NAME.search(from_name)
+    )
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject))
+    null_sender = return_path.replace(" ", "") == "<>"
     if daemon:
         return has_original or bounce_subject
+    if _DAEMON_LOCAL.match(local) and bounce_subject:  # postmaster
+        return True
     return null_sender and has_original and bounce_subject
 
 
 def auto_response_suppress(value: str) -> list[str]:
     """The tokens of an X-Auto-Response-Suppress header, lower-case."""
-    return [t for t in re.split(r"[\s,;]+", value.lower()) if t]
+    return [t for t in re.split(r"[^\w-]+", value.lower(), flags=re.ASCII) if t]
 
 
 def suppresses_auto_reply(tokens: Iterable[str]) -> bool:

@@ -27,17 +27,35 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
-from html.parser import HTMLParser
 from urllib.parse import unquote_to_bytes
 
-import nh3
-
 from . import loops
+from .text import (
+    CONTROL,
+    MAX_HTML,
+    SURROGATE,
+    clean_text,
+    extract_text,
+    html_to_text,
+    sanitize_html,
+    strip_tags,
+    try_sanitize,
+)
 
-__all__ = ["Bounce", "ParsedAttachment", "ParsedMail", "html_to_text", "parse"]
+__all__ = [
+    "Bounce",
+    "ParsedAttachment",
+    "ParsedMail",
+    "decode_bytes",
+    "decode_header",
+    "html_to_text",
+    "parse",
+    "sanitize_filename",
+    "sanitize_html",
+    "unflow",
+]
 
 MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored (noted as a defect)
-MAX_HTML_TO_TEXT = 2_000_000  # characters of HTML converted to text
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +161,7 @@ def decode_bytes(data: bytes, label: str | None) -> tuple[str, str]:
             pass
         if codec == "utf-8" and _UTF8_MULTIBYTE.search(data):
             return data.decode("utf-8", "replace"), "invalid UTF-8 bytes replaced"
-        what = f"declared {label}" if label and known else "without a charset"
+        what = f"declared {label!r}" if label and known else "without a charset"
         text = data.decode("cp1252", "caredesk-latin1")
         return text, problem or f"8-bit text {what} decoded as windows-1252"
     if codec == "cp1252":
@@ -151,7 +169,7 @@ def decode_bytes(data: bytes, label: str | None) -> tuple[str, str]:
     try:
         return data.decode(codec), problem
     except UnicodeDecodeError:
-        return data.decode(codec, "replace"), f"bytes undecodable as {label} replaced"
+        return data.decode(codec, "replace"), f"bytes undecodable as {label!r} replaced"
     except Exception:  # a codec that misbehaves: never let it escape
         return data.decode("cp1252", "caredesk-latin1"), f"charset {label!r} failed"
 
@@ -166,23 +184,6 @@ def _unescape(value: str) -> str:
         return value.encode("utf-8", "replace").decode("utf-8")
     return decode_bytes(data, None)[0]
 
-
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _clean_text(text: str) -> str:
-    """Line endings normalized, NUL and lone surrogates gone (databases refuse them)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    if not text.isascii():
-        text = _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-# ---------------------------------------------------------------- headers
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _EW = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?]*)\?=")
@@ -213,7 +214,7 @@ def decode_header(value: str, problems: list[str] | None = None, what: str = "he
     """A header value as text: RFC 2047 encoded words (also broken ones), 8-bit bytes."""
     value = _unfold(value)
     if "=?" not in value:
-        return _CONTROL.sub(" ", _unescape(value)).strip()
+        return CONTROL.sub(" ", _unescape(value)).strip()
     out: list[str] = []
     pending: list[bytes] = []
     pending_cs = ""
@@ -241,9 +242,7 @@ def decode_header(value: str, problems: list[str] | None = None, what: str = "he
             flush()
             out.append(_unescape(between))
         charset, enc, payload = m.group(1), m.group(2).upper(), m.group(3)
-        raw = payload.encode("ascii", "surrogateescape") if payload.isascii() else b""
-        if not payload.isascii():
-            raw = payload.encode("utf-8", "surrogateescape")
+        raw = payload.encode("utf-8", "surrogateescape")  # surrogates: the original bytes
         if enc == "B":
             data, ok = _b64(raw)
             if not ok and problems is not None:
@@ -260,7 +259,7 @@ def decode_header(value: str, problems: list[str] | None = None, what: str = "he
     flush()
     if pos < len(value):
         out.append(_unescape(value[pos:]))
-    return _CONTROL.sub(" ", "".join(out)).strip()
+    return CONTROL.sub(" ", "".join(out)).strip()
 
 
 def _ids(value: str) -> list[str]:
@@ -315,7 +314,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
         if not any("@" in a for _, a in pairs):
             pairs = [("", a) for a in _ADDR_FALLBACK.findall(value)]
         for name, addr in pairs:
-            addr = _CONTROL.sub("", _unescape(addr)).strip().strip("<>").lower()
+            addr = CONTROL.sub("", _unescape(addr)).strip().strip("<>").lower()
             if "@" not in addr or addr in seen or " " in addr:
                 continue
             seen.add(addr)
@@ -389,164 +388,6 @@ def _param_items(items: list[str]) -> tuple[str, dict[str, str]]:
     return head, plain
 
 
-# ---------------------------------------------------------------- HTML
-
-
-_CLEAN_OPTIONS = {
-    "url_schemes": {"http", "https", "mailto", "tel", "cid"},
-    "clean_content_tags": {"script", "style", "title", "template", "xml"},
-}
-
-
-def sanitize_html(html: str) -> str:
-    try:
-        return nh3.clean(html, **_CLEAN_OPTIONS).strip()
-    except Exception:
-        return nh3.clean(_SURROGATE.sub("\ufffd", html), **_CLEAN_OPTIONS).strip()
-
-
-_BLOCK = frozenset(
-    "address article aside center dd div dl dt fieldset figure footer form h1 h2 h3 h4 h5 h6"  # noqa: SIM905
-    " header li main nav ol p pre section table tbody thead tfoot tr ul caption".split()
-)
-_PARAGRAPH = frozenset("p h1 h2 h3 h4 h5 h6 table ul ol dl pre".split())  # noqa: SIM905
-_SKIP = frozenset("script style head title template xml object svg".split())  # noqa: SIM905
-_SPACES = re.compile(r"[ \t\n\r\f\v\xa0\u200b]+")
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self, word: bool = False) -> None:
-        super().__init__(convert_charrefs=True)
-        # Word/Outlook HTML: every <p class=MsoNormal> is one line, an empty one a blank line
-        self.word = word
-        self.lines: list[tuple[int, str]] = []
-        self.cur: list[str] = []
-        self.cur_depth = 0
-        self.depth = 0
-        self.skip = 0
-        self.pre = 0
-        self.lists: list[int] = []  # -1 for <ul>, else the next number of an <ol>
-        self.href: list[str | None] = []
-        self.anchor: list[str] = []
-
-    def _break(self, blank: bool = False) -> None:
-        if self.cur:
-            self.lines.append((self.cur_depth, "".join(self.cur).rstrip()))
-            self.cur = []
-        if blank and self.lines and self.lines[-1][1]:
-            self.lines.append((self.depth, ""))
-
-    def _emit(self, text: str) -> None:
-        if not self.cur:
-            self.cur_depth = self.depth
-            if not self.pre:
-                text = text.lstrip()
-        if text:
-            self.cur.append(text)
-            if self.href:
-                self.anchor.append(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "br":
-            if not self.cur:
-                self.lines.append((self.depth, ""))
-            self._break()
-        elif tag == "blockquote":
-            self._break(blank=True)
-            self.depth += 1
-        elif tag in ("ul", "ol"):
-            self._break(blank=not self.lists)
-            self.lists.append(-1 if tag == "ul" else 1)
-        elif tag == "li":
-            self._break()
-            if self.lists and self.lists[-1] > 0:
-                self._emit(f"{'  ' * (len(self.lists) - 1)}{self.lists[-1]}. ")
-                self.lists[-1] += 1
-            else:
-                self._emit(f"{'  ' * max(len(self.lists) - 1, 0)}- ")
-        elif tag == "hr":
-            self._break()
-            self.lines.append((self.depth, "---"))
-        elif tag in ("td", "th"):
-            if self.cur:
-                self._emit("  ")
-        elif tag == "a":
-            self.href.append(dict(attrs).get("href"))
-            self.anchor = []
-        elif tag == "p" and self.word:
-            self._break()
-        elif tag in _BLOCK:
-            self._break(blank=tag in _PARAGRAPH)
-            if tag == "pre":
-                self.pre += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(self.skip - 1, 0)
-        elif tag == "blockquote":
-            self._break(blank=True)
-            self.depth = max(self.depth - 1, 0)
-        elif tag in ("ul", "ol"):
-            self._break(blank=len(self.lists) <= 1)
-            if self.lists:
-                self.lists.pop()
-        elif tag == "a" and self.href:
-            href = (self.href.pop() or "").strip()
-            label = "".join(self.anchor).strip()
-            shown = href[7:] if href.lower().startswith("mailto:") else href
-            if href.lower().startswith(("http:", "https:", "mailto:")) and shown != label:
-                self._emit(f" ({shown})" if label else shown)
-        elif tag == "p" and self.word:
-            if self.cur:
-                self._break()
-            elif self.lines and self.lines[-1][1]:
-                self.lines.append((self.depth, ""))
-        elif tag in _BLOCK:
-            self._break(blank=tag in _PARAGRAPH)
-            if tag == "pre":
-                self.pre = max(self.pre - 1, 0)
-
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
-        if self.pre:
-            parts = data.replace("\xa0", " ").split("\n")
-            for i, part in enumerate(parts):
-                if i:
-                    self._break() if self.cur else self.lines.append((self.depth, ""))
-                if part:
-                    self._emit(part)
-        else:
-            self._emit(_SPACES.sub(" ", data))
-
-    def text(self) -> str:
-        self._break()
-        out: list[str] = []
-        for depth, line in self.lines:
-            if not line and out and not out[-1].strip("> "):
-                continue  # one blank line at most
-            out.append(("> " * depth + line).rstrip() if depth else line)
-        while out and not out[-1].strip("> "):
-            out.pop()
-        return "\n".join(out).strip("\n")
-
-
-def html_to_text(html: str) -> str:
-    """Readable plain text from HTML: blocks and <br> as newlines, lists, links as
-    "text (url)", blockquotes as "> " lines (so quoting.split_quoted() sees them)."""
-    html = html[:MAX_HTML_TO_TEXT]
-    try:
-        parser = _TextExtractor(word="MsoNormal" in html)
-        parser.feed(html)
-        parser.close()
-        return parser.text()
-    except Exception:  # html.parser is lenient, but be safe: strip the tags
-        text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>|<[^>]*>", " ", html)
-        return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()
-
-
 # ---------------------------------------------------------------- the MIME walk
 
 _DEFECTS = {
@@ -565,6 +406,7 @@ _DEFECTS = {
 }
 _SIGNATURES = {"application/pgp-signature", "application/pkcs7-signature"}
 _SIGNATURES.add("application/x-pkcs7-signature")
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\s]*")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _EXTENSIONS = {
@@ -651,7 +493,7 @@ def _payload_bytes(part: Message, cte: str, label: str, st: _Walk) -> bytes:
 def sanitize_filename(name: str) -> str:
     """A file name without directories, control characters or surrounding dots/spaces."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = " ".join(_CONTROL.sub(" ", _SURROGATE.sub("", name)).split()).strip(" .")
+    name = " ".join(CONTROL.sub(" ", SURROGATE.sub("", name)).split()).strip(" .")
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = f"{stem[: 190 - len(ext)]}.{ext}" if dot and len(ext) <= 10 else name[:200]
@@ -678,13 +520,12 @@ def _walk(part: Message, body: _Body, st: _Walk, depth: int, alt: bool, root: bo
     h = _part_headers(part)
     if "content-type" in h:
         ctype, cparams = _params(h["content-type"])
-        if ctype.count("/") != 1 or " " in ctype:
+        if not _MIME_TYPE.fullmatch(ctype):
             st.defect(f"invalid Content-Type {ctype[:40]!r}, read as text/plain")
             ctype = "text/plain"
     else:
         ctype, cparams = part.get_default_type(), {}
-    ctype = _unescape(ctype)
-    payload = part.get_payload()
+    payload = getattr(part, "_payload", None)  # not get_payload(): it may decode (and fail)
     if isinstance(payload, list):
         _container(part, ctype, cparams, h, payload, body, st, depth)
         return
@@ -729,7 +570,7 @@ def _text_part(part: Message, ctype: str, cparams: dict, cte: str, body: _Body, 
     text, problem = decode_bytes(data, label)
     if problem:
         st.defect(f"{ctype} part: {problem}")
-    text = _clean_text(text)
+    text = clean_text(text)
     if ctype == "text/html":
         body.html.append(text)
     else:
@@ -827,8 +668,10 @@ _SMTP_CODE = re.compile(r"\b[45]\d\d[ -]")
 def _fields(block) -> dict[str, str]:
     """A DSN field block (header dict or text) as {lower-case name: unfolded value}."""
     if isinstance(block, str):
-        return {m.group(1).lower(): " ".join(m.group(2).split()) for m in _FIELD.finditer(block)}
-    return {k: " ".join(_unescape(v[0]).split()) for k, v in block.items()}
+        pairs = [(m.group(1).lower(), m.group(2)) for m in _FIELD.finditer(block)]
+    else:
+        pairs = [(k, _unescape(v[0])) for k, v in block.items()]
+    return {k: " ".join(CONTROL.sub(" ", v).split()) for k, v in pairs}
 
 
 def _address_field(value: str) -> str:
@@ -939,7 +782,7 @@ def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
     head_text = head.decode("ascii", "surrogateescape")
     hdrs = _header_dict((m.group(1), m.group(2)) for m in _FIELD.finditer(head_text))
     body = _Body()
-    body.text.append(_clean_text(decode_bytes(rest, None)[0]))
+    body.text.append(clean_text(decode_bytes(rest, None)[0]))
     problem = f"MIME structure unreadable ({type(exc).__name__}); the body is kept as raw text"
     return _build(hdrs, body, _Walk(), [problem])
 
@@ -964,12 +807,23 @@ def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[st
 
     text = "\n\n".join(t.strip("\n") for t in body.text if t.strip())
     html_source = "\n".join(body.html)
-    if not text and html_source.strip():
-        text = _clean_text(html_to_text(html_source))
-    html = sanitize_html(html_source) if html_source.strip() else ""
+    html = ""
+    if html_source.strip():
+        clean = try_sanitize(html_source)
+        if len(html_source) > MAX_HTML:
+            problems.append(f"HTML longer than {MAX_HTML} characters: the rest is not kept")
+        if clean is None:
+            problems.append("HTML nested too deeply to be kept; only its text is")
+        html = clean or ""
+        if not text:
+            word = "MsoNormal" in html_source
+            raw_text = strip_tags(html_source) if clean is None else extract_text(html, word)
+            text = clean_text(raw_text)
 
     report = _report_kind(st, hdrs, from_address, from_name, subject)
-    flat = {n: _unescape(_unfold(v[0])) for n, v in hdrs.items() if n in loops.HEADERS}
+    flat = {
+        n: CONTROL.sub(" ", _unescape(_unfold(v[0]))) for n, v in hdrs.items() if n in loops.HEADERS
+    }
     suppress = loops.auto_response_suppress(flat.get("x-auto-response-suppress", ""))
     auto = loops.auto_submitted_kind(
         flat, from_address=from_address, subject=subject, report=report
@@ -991,6 +845,6 @@ def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[st
         attachments=st.attachments,
         auto_submitted=auto,
         bounce=bounce,
-        defects=list(dict.fromkeys(problems + st.defects)),
+        defects=[CONTROL.sub(" ", clean_text(d)) for d in dict.fromkeys(problems + st.defects)],
         auto_response_suppress=suppress,
     )

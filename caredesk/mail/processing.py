@@ -119,16 +119,15 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     inbound.message_id = parsed.message_id[:998]
     inbound.subject = parsed.subject[:998]
     inbound.sender = sender[:998]
-    if not sender or "@" not in sender:
-        raise Quarantine("No sender address: neither From nor the envelope names one.")
-
-    if addresses.is_ours(sender):
-        _outcome(inbound, Outcome.OWN_MAIL)
-        return
     if _seen_before(inbound, parsed):
         return
-    if parsed.bounce is not None:
+    if parsed.bounce is not None:  # before the sender check: "<MAILER-DAEMON>" has no domain
         _bounce(inbound, parsed)
+        return
+    if not sender or "@" not in sender:
+        raise Quarantine("No sender address: neither From nor the envelope names one.")
+    if addresses.is_ours(sender):
+        _outcome(inbound, Outcome.OWN_MAIL)
         return
 
     recipients = [*inbound.envelope_to, *parsed.to, *parsed.cc]

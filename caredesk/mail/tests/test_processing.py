@@ -230,3 +230,35 @@ def test_a_failed_send_is_visible_on_the_ticket(client, agent):
     client.login(username=agent.email, password=PASSWORD)
     page = client.get(f"/agent/tickets/{first.ticket.pk}/").text
     assert "could not be delivered" in page and "550 5.1.1 no such user" in page
+
+
+def test_a_bounce_of_our_reply_is_flagged_on_the_ticket_not_a_new_ticket(agent):
+    from caredesk.outbox.models import DeliveryStatus
+
+    first = deliver(build())
+    lifecycle.agent_reply(first.ticket, agent, "Here is the answer")
+    reply = OutboundEmail.objects.get(subject__startswith="Re:")
+    bounce = (
+        b"From: Mail Delivery System <MAILER-DAEMON>\r\n"
+        b"To: support@demo.caredesk.test\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <bounce-1@mx.acme.test>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.acme.test\r\n\r\n"
+        b"Final-Recipient: rfc822; alice@acme.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
+        b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        b"Message-ID: " + reply.headers["Message-ID"].encode() + b"\r\n"
+        b"Subject: Re: something\r\n"
+        b"--B--\r\n"
+    )
+    inbound = deliver(bounce)
+    assert (inbound.outcome, inbound.ticket) == (Outcome.BOUNCE, first.ticket)
+    flagged = first.ticket.messages.get(kind=MessageKind.BOUNCE)
+    assert flagged.internal and "5.1.1" in flagged.body
+    reply.refresh_from_db()
+    assert reply.status == DeliveryStatus.FAILED and "no such user" in reply.last_error
+    assert Ticket.objects.count() == 1

@@ -37,8 +37,10 @@ def test_it_folds_at_an_attribution_line(attribution):
 def test_it_folds_an_attribution_without_quote_markers():
     # some clients put the attribution above an unquoted copy (HTML converted to text)
     text = f"{NEW}\n\nOn Mon, 4 Mar 2024 at 16:02, Acme Support wrote:\nDid the update help?"
-    assert split_quoted(text) == (NEW, "On Mon, 4 Mar 2024 at 16:02, Acme Support wrote:\n"
-                                       "Did the update help?")
+    assert split_quoted(text) == (
+        NEW,
+        "On Mon, 4 Mar 2024 at 16:02, Acme Support wrote:\nDid the update help?",
+    )
 
 
 def test_it_folds_outlook_original_message():
@@ -53,8 +55,12 @@ def test_it_folds_outlook_original_message():
 
 @pytest.mark.parametrize(
     "separator",
-    ["-----Ursprüngliche Nachricht-----", "----- Message d'origine -----",
-     "-----Mensaje original-----", "-----Oorspronkelijk bericht-----"],
+    [
+        "-----Ursprüngliche Nachricht-----",
+        "----- Message d'origine -----",
+        "-----Mensaje original-----",
+        "-----Oorspronkelijk bericht-----",
+    ],
 )
 def test_it_folds_translated_original_message_separators(separator):
     new, rest = split_quoted(f"{NEW}\n\n{separator}\nVon: x@example.com\nOld")
@@ -85,8 +91,10 @@ def test_it_folds_an_outlook_header_block(block):
 
 def test_it_folds_at_the_outlook_web_underscore_line():
     text = f"{NEW}\n\n________________________________\nFrom: Acme Support\nOld message"
-    assert split_quoted(text) == (NEW, "________________________________\nFrom: Acme Support\n"
-                                       "Old message")
+    assert split_quoted(text) == (
+        NEW,
+        "________________________________\nFrom: Acme Support\nOld message",
+    )
 
 
 def test_a_from_line_alone_is_not_a_header_block():
@@ -111,8 +119,15 @@ def test_it_folds_the_signature():
 
 @pytest.mark.parametrize(
     "mobile",
-    ["Sent from my iPhone", "Sent from my Galaxy", "Get Outlook for iOS", "Von meinem iPhone gesendet",
-     "Envoyé de mon iPad", "Enviado desde mi iPhone", "Verstuurd vanaf mijn iPhone"],
+    [
+        "Sent from my iPhone",
+        "Sent from my Galaxy",
+        "Get Outlook for iOS",
+        "Von meinem iPhone gesendet",
+        "Envoyé de mon iPad",
+        "Enviado desde mi iPhone",
+        "Verstuurd vanaf mijn iPhone",
+    ],
 )
 def test_it_folds_mobile_signatures(mobile):
     text = f"Yes, tomorrow works.\n\n{mobile}\n\n> On Monday we could call.\n"
