@@ -61,6 +61,10 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def has_pending() -> bool:
+    return InboundMessage.objects.filter(state=State.QUEUED).exists()
+
+
 def process_pending(limit: int = 500) -> int:
     """Process queued messages in arrival order; returns how many were handled."""
     holder = _holder()

@@ -70,6 +70,18 @@ def _unleased(now) -> Q:
     return Q(leased_until__isnull=True) | Q(leased_until__lt=now)
 
 
+def _due(model: type[Delivery], now):
+    return model.objects.filter(
+        _unleased(now), status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    )
+
+
+def has_due() -> bool:
+    """Is there a delivery of any kind that deliver_due() could send right now?"""
+    now = timezone.now()
+    return any(_due(model, now).exists() for model, _ in TRANSPORTS)
+
+
 def deliver_due(limit: int = 50) -> int:
     """Send what is due, of every kind; returns how many were sent.
 
@@ -82,9 +94,7 @@ def deliver_due(limit: int = 50) -> int:
 
 def _deliver_kind(model: type[Delivery], send: Callable, limit: int) -> int:
     now = timezone.now()
-    due = model.objects.filter(
-        _unleased(now), status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).order_by("next_attempt_at")[:limit]
+    due = _due(model, now).order_by("next_attempt_at")[:limit]
     sent = 0
     for row in due:
         lease_until = now + LEASE

@@ -47,7 +47,6 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import OperationalError, close_old_connections, connections
-from django.db.models import Q
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker as DBWorker
@@ -60,8 +59,10 @@ from django_tasks_db.management.commands.db_worker import (
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from caredesk.outbox.models import DeliveryStatus, OutboundEmail
+from caredesk.mail.processing import has_pending as has_pending_mail
+from caredesk.mail.processing import process_pending
 from caredesk.outbox.services import deliver_due
+from caredesk.outbox.services import has_due as has_due_deliveries
 
 logger = logging.getLogger("caredesk.worker")
 
@@ -229,23 +230,22 @@ class Worker(DBWorker):
     # ------------------------------------------------------------------ outbox
 
     def _deliver_outbox(self) -> int:
-        try:
-            return deliver_due()
-        except Exception:
-            if self.batch:
-                raise  # a batch run must fail loudly, not spin
-            logger.exception("outbox: delivery pass failed; retrying in %ss", self.interval)
-            return 0
+        """One pass of every sweep: incoming mail first (in arrival order, one worker at
+        a time), then due deliveries of every kind. Returns how much was done."""
+        done = 0
+        for sweep in (process_pending, deliver_due):
+            try:
+                done += sweep()
+            except Exception:
+                if self.batch:
+                    raise  # a batch run must fail loudly, not spin
+                logger.exception("%s failed; retrying in %ss", sweep.__name__, self.interval)
+        return done
 
     @staticmethod
     def _outbox_ready() -> bool:
-        """Is there email that deliver_due() could send right now (due, not leased)?"""
-        now = timezone.now()
-        return (
-            OutboundEmail.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-            .exists()
-        )
+        """Is there mail to process or a delivery deliver_due() could send right now?"""
+        return has_pending_mail() or has_due_deliveries()
 
 
 def default_worker_id() -> str:
