@@ -151,7 +151,12 @@ def _peer(session: Session) -> str:
 
 
 class _IntakeSMTP(SMTP):
-    """aiosmtpd's protocol with RFC 3463 status codes on its two size refusals."""
+    """aiosmtpd's protocol with RFC 3463 status codes on its two size refusals, and
+    lines longer than RFC 5321's 1,000 octets accepted: real clients send them (HTML on
+    one line), Postfix relays them, and refusing would lose the mail. The message size
+    limit still bounds what one connection can send."""
+
+    line_length_limit = 1 << 20
 
     async def push(self, status):
         if isinstance(status, str) and status.startswith("552 Error"):

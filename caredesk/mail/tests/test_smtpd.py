@@ -154,6 +154,15 @@ def test_it_stores_8bit_non_utf8_bytes_exactly(smtp):
     assert bytes(InboundMessage.objects.get(pk=pk).raw) == raw
 
 
+def test_it_keeps_lines_longer_than_rfc_5321_allows(smtp):
+    # HTML mailers put whole documents on one line; refusing them would lose the mail.
+    raw = eml(b"<p>" + b"x" * 20_000 + b"</p>\r\n", **{"Content-Type": "text/html"})
+    smtp.mail("alice@acme.test")
+    smtp.rcpt(SUPPORT)
+    pk = queued_id(smtp.data(raw))
+    assert bytes(InboundMessage.objects.get(pk=pk).raw) == raw
+
+
 def test_it_accepts_bounces_from_the_null_sender(smtp):
     smtp.mail("<>")
     smtp.rcpt(SUPPORT)
