@@ -158,7 +158,12 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
         "body_html": parsed.html,
         "quoted": quoted,
     }
-    if match and threading.is_participant(match.ticket, sender):
+    role = threading.participation(match.ticket, sender) if match else None
+    if match and role:
+        if role == "colleague":
+            lifecycle.copy_person(
+                match.ticket, sender, by=author, reason="replied from the requester's domain"
+            )
         why = {"reason": f"email threaded by {Reason(match.reason).label}", "ledger": inbound.pk}
         message = lifecycle.requester_reply(match.ticket, author, text, event_data=why, **mail)
         linked = message.ticket_id != match.ticket.pk  # the ticket was closed

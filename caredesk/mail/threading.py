@@ -32,12 +32,63 @@ class Match:
     reason: str
 
 
-def is_participant(ticket: Ticket, address: str) -> bool:
+# Mailbox providers whose users share a domain without being colleagues.
+PUBLIC_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "gmx.com",
+        "gmx.net",
+        "gmx.de",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.com",
+        "yandex.ru",
+        "zoho.com",
+        "fastmail.com",
+    ]
+)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def participation(ticket: Ticket, address: str) -> str | None:
+    """How ``address`` takes part in the ticket's conversation, or None for a stranger.
+
+    "colleague": the same organization's domain as the requester's (not a public
+    mailbox provider) — a colleague answering in the thread, as teams do.
+    """
     address = addresses.normalize(address)
-    if address == ticket.requester.email.lower() or address in ticket.cc:
-        return True
+    requester = ticket.requester.email.lower()
+    if address == requester:
+        return "requester"
+    if address in ticket.cc:
+        return "copied"
     user = User.objects.filter(email__iexact=address).only("role", "is_active").first()
-    return bool(user and user.is_agent)
+    if user and user.is_agent:
+        return "agent"
+    domain = _domain(address)
+    if domain == _domain(requester) and domain not in PUBLIC_DOMAINS:
+        return "colleague"
+    return None
+
+
+def is_participant(ticket: Ticket, address: str) -> bool:
+    return participation(ticket, address) is not None
 
 
 def by_reply_address(recipients: Iterable[str]) -> Match | None:

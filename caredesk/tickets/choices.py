@@ -54,6 +54,7 @@ class EventKind(models.TextChoices):
     NOTED = "noted", "Internal note"
     FOLLOW_UP = "follow_up", "Follow-up ticket created"
     RECORDED = "recorded", "Automatic mail recorded"
+    COPIED = "copied", "Person copied"
 
 
 class Activity(models.TextChoices):

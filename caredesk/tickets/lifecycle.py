@@ -509,6 +509,19 @@ def requester_reply(
 
 
 @transaction.atomic
+def copy_person(ticket: Ticket, email: str, *, by: User | None, reason: str) -> Ticket:
+    """Add someone to the people copied on the conversation (they receive replies and may
+    answer); recorded on the timeline with the reason."""
+    email = email.strip().lower()
+    if not email or email in ticket.cc or email == ticket.requester.email.lower():
+        return ticket
+    ticket.cc = [*ticket.cc, email]
+    _save(ticket, "cc")
+    _event(ticket, by, EventKind.COPIED, "", email, reason=reason)
+    return ticket
+
+
+@transaction.atomic
 def record_automatic_mail(
     ticket: Ticket,
     *,

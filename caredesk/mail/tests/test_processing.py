@@ -262,3 +262,21 @@ def test_a_bounce_of_our_reply_is_flagged_on_the_ticket_not_a_new_ticket(agent):
     reply.refresh_from_db()
     assert reply.status == DeliveryStatus.FAILED and "no such user" in reply.last_error
     assert Ticket.objects.count() == 1
+
+
+def test_a_colleague_from_the_requesters_domain_joins_the_thread_visibly():
+    first = deliver(build())
+    ack = OutboundEmail.objects.get()
+    reply = deliver(build(sender="dana@acme.test", in_reply_to=ack.headers["Message-ID"]))
+    assert (reply.outcome, reply.ticket) == (Outcome.FOLLOW_UP, first.ticket)
+    first.ticket.refresh_from_db()
+    assert first.ticket.cc == ["dana@acme.test"]
+    copied = first.ticket.events.get(kind="copied")
+    assert copied.to_value == "dana@acme.test" and "domain" in copied.data["reason"]
+
+
+def test_sharing_a_public_mail_provider_does_not_make_a_colleague():
+    first = deliver(build(sender="rita@gmail.com"))
+    ack = OutboundEmail.objects.get()
+    other = deliver(build(sender="sam@gmail.com", in_reply_to=ack.headers["Message-ID"]))
+    assert other.outcome == Outcome.LINKED_TICKET and other.ticket != first.ticket
