@@ -34,7 +34,7 @@ class Match:
 
 # Mailbox providers whose users share a domain without being colleagues.
 PUBLIC_DOMAINS = frozenset(
-    [
+    {
         "gmail.com",
         "googlemail.com",
         "outlook.com",
@@ -58,7 +58,7 @@ PUBLIC_DOMAINS = frozenset(
         "yandex.ru",
         "zoho.com",
         "fastmail.com",
-    ]
+    }
 )
 
 
