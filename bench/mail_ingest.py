@@ -16,6 +16,7 @@ import argparse
 import email
 import email.policy
 import json
+import re
 import shutil
 import smtplib
 import sqlite3
@@ -141,6 +142,9 @@ def main() -> int:
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
     )
 
+    # On the wire every line ends in CRLF, as a relaying MTA sends it (the corpus files
+    # use LF; smtplib would dot-stuff them but the server only unstuffs CRLF lines).
+    wire = [re.sub(rb"\r?\n", b"\r\n", raw) for raw in raws]
     print(f"# mail ingest: {len(raws)} messages — {machine()}")
     bare = bare_parse_rate(raws)
     smtpd = start(["smtpd", "--host", "127.0.0.1", "--port", str(port)], env, var / "smtpd.log")
@@ -156,7 +160,7 @@ def main() -> int:
         wait_port(port)
         began = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
-            for raw in raws:
+            for raw in wire:
                 client.sendmail("mailer@example.net", [SUPPORT], raw)
         accepted = time.perf_counter() - began
         while remaining(db):
