@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+SMTPD_PORT=${SMTPD_PORT:-2525}
 URL="http://$HOST:$PORT"
 export DJANGO_SETTINGS_MODULE=caredesk.settings
 export DEBUG=${DEBUG:-false}
@@ -22,11 +23,11 @@ VAR_DIR=${CAREDESK_VAR_DIR:-var}
 mkdir -p "$VAR_DIR"
 
 # The processes, one line each: "name|command". Add a process here and it is started,
-# labelled, and stopped with the others (e.g. the SMTP intake once `caredesk smtpd` exists).
+# labelled, and stopped with the others (the web server, the worker and the SMTP intake).
 PROCESSES=(
     "web|$BIN/caredesk serve --host $HOST --port $PORT"
     "worker|$BIN/caredesk worker --worker-id ${HOSTNAME:0:40}-run"
-    # "smtpd|$BIN/caredesk smtpd"
+    "smtpd|$BIN/caredesk smtpd --host $HOST --port $SMTPD_PORT"
 )
 
 if ! "$BIN/python" -c 'import socket, sys; socket.create_server((sys.argv[1], int(sys.argv[2]))).close()' "$HOST" "$PORT" 2>/dev/null; then
@@ -105,7 +106,14 @@ cat <<EOF
     Agent workspace   $URL/agent/
     Requester portal  $URL/portal/
     Admin             $URL/admin/
+    REST API docs     $URL/api/v1/docs
+    Widget script     $URL/widget.js   (embed: <script src="$URL/widget.js" data-caredesk async></script>)
+    Mail ledger       $URL/agent/mail/   (managers)
     Health            $URL/healthz
+
+  Send a test email to the SMTP intake on $HOST:$SMTPD_PORT, e.g.:
+    $BIN/python -c "import smtplib; smtplib.SMTP('$HOST', $SMTPD_PORT).sendmail('you@example.org', ['support@demo.caredesk.test'], b'From: you@example.org\\r\\nTo: support@demo.caredesk.test\\r\\nSubject: Hello from email\\r\\n\\r\\nIt works?\\r\\n')"
+  It becomes a ticket in the unclaimed queue within a second.
 
   Demo logins, password "demo" for all:
     requester   requester@demo.caredesk.test    portal
@@ -113,7 +121,7 @@ cat <<EOF
     agent       agent@demo.caredesk.test        workspace
     agent       agent2@demo.caredesk.test       workspace
     manager     manager@demo.caredesk.test      workspace, admin
-    developer   developer@demo.caredesk.test    workspace
+    developer   developer@demo.caredesk.test    portal
 
   Email is printed by the worker below (EMAIL_BACKEND=console). Ctrl-C stops everything.
 

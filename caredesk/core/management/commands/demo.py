@@ -170,6 +170,7 @@ class Command(BaseCommand):
                     subject=f"{DEMO_MARK} {subject}",
                     channel=rng.choice(channels),
                     fields=lifecycle.GuidedFields(trying, expected, actual, refs),
+                    acknowledge=False,  # demo data: no "we received it" mail per ticket
                 )
                 self._advance(ticket, status, rng.choice(agents), rng)
             created += count
