@@ -223,9 +223,7 @@ MAILERS = {
 }
 if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
     MAILERS["default"]["OPTIONS"] = {}
-DEFAULT_FROM_EMAIL = envstr(
-    "DEFAULT_FROM_EMAIL", f"{SITE_NAME} <{CAREDESK_SUPPORT_ADDRESSES[0]}>"
-)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <{CAREDESK_SUPPORT_ADDRESSES[0]}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Support widget (caredesk/widget, docs/widget.md). Sites that may frame the form, as
