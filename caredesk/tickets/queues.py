@@ -216,16 +216,18 @@ def queue_page(queue: Queue, user: User, *, filters: Filters = Filters(), after:
     # merged here. With "status IN (...)" SQLite may walk the assignee's whole history
     # (closed tickets included) in id order instead. An agent's open work is small, so
     # these scans need no window.
-    parts = [
-        _keyset_page(
-            queue.tickets(user, (status,)), BY_NUMBER, after=after, filters=filters, window=False
-        )
-        for status in queue.statuses
-    ]
-    rows = sorted((t for part in parts for t in part.tickets), key=lambda t: t.pk)
-    if len(rows) > PAGE_SIZE or any(part.next_cursor for part in parts):
-        rows = rows[:PAGE_SIZE]
-        return Page(rows, str(rows[-1].pk))
+    # Only the ids are read per range; the page's rows are then loaded once.
+    position = BY_NUMBER.decode(after) if after else None
+    ids: list[int] = []
+    for status in queue.statuses:
+        members = filters.apply(queue.tickets(user, (status,)))
+        if position:
+            members = members.filter(BY_NUMBER.after(position))
+        ids.extend(members.order_by("id").values_list("pk", flat=True)[: PAGE_SIZE + 1])
+    ids = sorted(ids)[: PAGE_SIZE + 1]
+    rows = list(_with_people(Ticket.objects.filter(pk__in=ids)).order_by("id"))
+    if len(rows) > PAGE_SIZE:
+        return Page(rows[:PAGE_SIZE], str(rows[PAGE_SIZE - 1].pk))
     return Page(rows, None)
 
 
