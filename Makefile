@@ -49,7 +49,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every bench/*.py script in turn; bench/_*.py are the helpers they share, not scripts.
+# Every bench/*.py script in turn (helpers live in bench/lib/; bench/_*.py are skipped too).
 bench: $(VENV)/.installed-test
 	@set -e; shopt -s nullglob; scripts=(); \
 	for script in bench/*.py; do [[ $$(basename "$$script") == _* ]] || scripts+=("$$script"); done; \

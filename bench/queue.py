@@ -41,18 +41,15 @@ def rows(response: Response) -> list[int]:
     return [int(n) for n in dict.fromkeys(TICKET_LINK.findall(response.text))]
 
 
-def expect_rows(low: int, high: int = 25):
-    def check(response: Response) -> str | None:
-        n = len(rows(response))
-        return None if low <= n <= high else f"{n} rows, expected {low}-{high}"
+def expect_rows(expected: list[int]):
+    """The page must list exactly these tickets, in this order (the URL contract's order,
+    computed from the database): a fast wrong page must not pass."""
 
-    return check
-
-
-def expect_only(number: int):
     def check(response: Response) -> str | None:
         found = rows(response)
-        return None if found == [number] else f"rows {found[:5]}, expected only #{number}"
+        if found == expected:
+            return None
+        return f"rows {found[:4]}... ({len(found)}), expected {expected[:4]}... ({len(expected)})"
 
     return check
 
@@ -69,15 +66,27 @@ def agent_url(**params) -> str:
     return "/agent/?" + urlencode(params) if params else "/agent/"
 
 
+PAGE = 25
+ACTIVE = "('open', 'pending', 'on_hold')"
+
+
 def pick_inputs(db: Path, tickets: int) -> dict:
-    """Real values from the data set: a deep cursor, a ticket with 3 messages, words."""
+    """Real values from the data set (a deep cursor, a ticket with three messages, search
+    words) and what each page must show, read straight from the database."""
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    one = lambda sql, *args: c.execute(sql, args).fetchone()  # noqa: E731
+
+    def one(sql: str, *args):
+        return c.execute(sql, args).fetchone()
+
+    def ids(sql: str, *args) -> list[int]:
+        return [r[0] for r in c.execute(sql + f" LIMIT {PAGE}", args)]
+
+    agent = one("SELECT id FROM accounts_user WHERE email = ?", seed.AGENT_EMAIL)[0]
     new_count = one("SELECT count(*) FROM tickets_ticket WHERE status = 'new'")[0]
-    # "Deeper page": half-way down the unclaimed queue (page ~60 at 1M tickets).
+    # A deeper page: half-way down the unclaimed queue (page 61 at 1M tickets).
     deep_after = one(
         "SELECT id FROM tickets_ticket WHERE status = 'new' ORDER BY id LIMIT 1 OFFSET ?",
-        new_count // 2,
+        new_count // 2 - 1,
     )[0]
     # The ticket an agent works on: recent, open, three messages.
     ticket = one(
@@ -85,28 +94,58 @@ def pick_inputs(db: Path, tickets: int) -> dict:
         "(SELECT count(*) FROM tickets_message m WHERE m.ticket_id = t.id) = 3 "
         "ORDER BY t.id DESC LIMIT 1"
     )[0]
-    # Search words by how many tickets match them (as search.py asks: the last word is
-    # a prefix): a mid-frequency word (~1 % of tickets) and a common one (~10 %).
+    # Search words by how many tickets match them as search.py asks (the last word is a
+    # prefix): the domain word nearest 1 % of tickets, and the one nearest 10 %.
     counts = {}
     for word in dict.fromkeys(seed.DOMAIN):
         counts[word] = one(
             "SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH ?", f'"{word}"*'
         )[0]
-    closest = lambda share: min(counts, key=lambda w: abs(counts[w] - share * tickets))  # noqa: E731
+
+    def closest(share: float) -> str:
+        return min(counts, key=lambda w: abs(counts[w] - share * tickets))
+
     mid, frequent = closest(0.01), closest(0.10)
     number = one(
         "SELECT id FROM tickets_ticket WHERE status = 'closed' ORDER BY id LIMIT 1 OFFSET ?",
         tickets // 3,
     )[0]
+    matches = "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ? ORDER BY rowid DESC"
+    expected = {
+        "unclaimed": ids("SELECT id FROM tickets_ticket WHERE status = 'new' ORDER BY id"),
+        "deep": ids(
+            "SELECT id FROM tickets_ticket WHERE status = 'new' AND id > ? ORDER BY id",
+            deep_after,
+        ),
+        "mine": ids(
+            f"SELECT id FROM tickets_ticket WHERE assignee_id = ? AND status IN {ACTIVE} "
+            "ORDER BY id",
+            agent,
+        ),
+        "solved": ids(
+            "SELECT id FROM tickets_ticket WHERE status = 'solved' ORDER BY solved_at DESC, id DESC"
+        ),
+        "open_bug_email": ids(
+            "SELECT id FROM tickets_ticket WHERE status = 'open' AND category = 'bug' "
+            "AND channel = 'email' ORDER BY id"
+        ),
+        "open_church_question": ids(
+            "SELECT t.id FROM tickets_ticket t JOIN accounts_organization o "
+            "ON o.id = t.organization_id WHERE t.status = 'open' AND o.kind = 'church' "
+            "AND t.category = 'question' ORDER BY t.id"
+        ),
+        "mid": ids(matches, f'"{mid}"*'),
+        "frequent": ids(matches, f'"{frequent}"*'),
+    }
     c.close()
     return {
-        "new_count": new_count,
         "deep_after": deep_after,
-        "deep_page": new_count // 2 // 25 + 1,
+        "deep_page": new_count // 2 // PAGE + 1,
         "ticket": ticket,
         "mid": (mid, counts[mid]),
         "frequent": (frequent, counts[frequent]),
         "number": number,
+        "expected": expected,
     }
 
 
@@ -114,32 +153,41 @@ def targets(inputs: dict) -> list[Target]:
     mid, mid_docs = inputs["mid"]
     frequent, frequent_docs = inputs["frequent"]
     number = inputs["number"]
+    expected = inputs["expected"]
     return [
-        Target("unclaimed queue, page 1", agent_url(), expect_rows(25)),
+        Target("unclaimed queue, page 1", agent_url(), expect_rows(expected["unclaimed"])),
         Target(
             f"unclaimed queue, page {inputs['deep_page']} (keyset)",
             agent_url(queue="unclaimed", after=inputs["deep_after"]),
-            expect_rows(25),
+            expect_rows(expected["deep"]),
         ),
-        Target("mine, page 1", agent_url(queue="mine"), expect_rows(1)),
-        Target("solved recently, page 1", agent_url(queue="solved"), expect_rows(25)),
+        Target("mine, page 1", agent_url(queue="mine"), expect_rows(expected["mine"])),
+        Target(
+            "solved recently, page 1",
+            agent_url(queue="solved"),
+            expect_rows(expected["solved"]),
+        ),
         Target(
             "open + category=bug + channel=email",
             agent_url(queue="open", category="bug", channel="email"),
-            expect_rows(1),
+            expect_rows(expected["open_bug_email"]),
         ),
         Target(
             "open + org_kind=church + category=question",
             agent_url(queue="open", org_kind="church", category="question"),
-            expect_rows(1),
+            expect_rows(expected["open_church_question"]),
         ),
-        Target(f'search "{mid}" ({mid_docs:,} tickets)', agent_url(q=mid), expect_rows(25)),
+        Target(
+            f'search "{mid}" ({mid_docs:,} tickets)',
+            agent_url(q=mid),
+            expect_rows(expected["mid"]),
+        ),
         Target(
             f'search "{frequent}" ({frequent_docs:,} tickets)',
             agent_url(q=frequent),
-            expect_rows(25),
+            expect_rows(expected["frequent"]),
         ),
-        Target(f"search #{number}", agent_url(q=f"#{number}"), expect_only(number)),
+        Target(f"search #{number}", agent_url(q=f"#{number}"), expect_rows([number])),
         Target(
             "ticket page (3 messages)",
             f"/agent/tickets/{inputs['ticket']}/",

@@ -175,6 +175,19 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(autouse=True)
+def _close_leftover_browser_contexts(request):
+    """Close browser contexts a test opened itself (``browser.new_context()``) and left
+    open. The browser lives for the whole session, so their pages would go on polling the
+    session-wide live_server (htmx heartbeats) during later tests, racing them for the
+    in-memory SQLite connection that live_server shares ("database table is locked")."""
+    browser = request.getfixturevalue("browser") if "browser" in request.fixturenames else None
+    yield
+    if browser is not None:
+        for context in list(browser.contexts):
+            context.close()
+
+
 # ---------------------------------------------------------------- pytest-xdist safety
 def _utf8_safe(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

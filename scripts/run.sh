@@ -30,10 +30,13 @@ PROCESSES=(
     "smtpd|$BIN/caredesk smtpd --host $HOST --port $SMTPD_PORT"
 )
 
-if ! "$BIN/python" -c 'import socket, sys; socket.create_server((sys.argv[1], int(sys.argv[2]))).close()' "$HOST" "$PORT" 2>/dev/null; then
-    echo "Port $PORT on $HOST is in use (another caredesk?). Stop it, or choose another: PORT=8001 make run" >&2
-    exit 1
-fi
+for setting in PORT SMTPD_PORT; do
+    port=${!setting}
+    if ! "$BIN/python" -c 'import socket, sys; socket.create_server((sys.argv[1], int(sys.argv[2]))).close()' "$HOST" "$port" 2>/dev/null; then
+        echo "Port $port on $HOST is in use (another caredesk?). Stop it, or choose another: $setting=$((port + 1)) make run" >&2
+        exit 1
+    fi
+done
 
 echo "==> Migrating the database"
 "$BIN/caredesk" migrate --noinput --verbosity 0
@@ -43,24 +46,8 @@ if [ ! -e "$VAR_DIR/.demo-loaded" ]; then
     touch "$VAR_DIR/.demo-loaded"
 fi
 
-# Each process runs in its own process group (job control), so a Ctrl-C in the terminal
-# reaches only this script, which then sends every process exactly one SIGTERM: the
-# graceful stop for both granian and the worker (a second signal would abort a task).
-set -m
 pids=()
 names=()
-for entry in "${PROCESSES[@]}"; do
-    name=${entry%%|*}
-    command=${entry#*|}
-    # Label each output line; the labeller ignores signals so that the last lines of a
-    # stopping process are still printed.
-    # shellcheck disable=SC2086  # the command line is split on purpose
-    $command > >(trap '' INT TERM; exec sed -u "s/^/$(printf '%-7s|' "$name") /") 2>&1 &
-    pids+=($!)
-    names+=("$name")
-done
-set +m
-
 stopping=0
 stop_all() {
     [ "$stopping" -eq 1 ] && return
@@ -75,8 +62,30 @@ stop_all() {
     done
     echo "==> Stopped"
 }
-trap 'stop_all; exit 0' INT TERM
+trap 'stop_all; exit 0' INT TERM HUP
 trap stop_all EXIT
+
+# Each process runs in its own process group (job control), so a Ctrl-C in the terminal
+# reaches only this script, which then sends every process exactly one SIGTERM: the
+# graceful stop for granian, the worker and the rest (a second signal would abort a task).
+# Should this script die without running its traps (SIGKILL), the kernel sends each of
+# them SIGTERM anyway (parent-death signal), so nothing is left running.
+orphan_guard=()
+if setpriv --pdeathsig TERM true 2>/dev/null; then
+    orphan_guard=(setpriv --pdeathsig TERM --)
+fi
+set -m
+for entry in "${PROCESSES[@]}"; do
+    name=${entry%%|*}
+    command=${entry#*|}
+    # Label each output line; the labeller ignores signals so that the last lines of a
+    # stopping process are still printed.
+    # shellcheck disable=SC2086  # the command line is split on purpose
+    "${orphan_guard[@]}" $command > >(trap '' INT TERM HUP; exec sed -u "s/^/$(printf '%-7s|' "$name") /") 2>&1 &
+    pids+=($!)
+    names+=("$name")
+done
+set +m
 
 # Wait for the web server to answer /healthz, then say where everything is.
 "$BIN/python" - "$URL/healthz" "${pids[0]}" <<'PY' || exit 1

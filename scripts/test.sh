@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 BIN=$VENV/bin
 PYTEST_ARGS=("$@")
-# Two processes (pytest-xdist): each gets its own test database on both backends.
-# loadfile keeps a module on one worker, so module-scoped fixtures start once.
-XDIST=(-n "${PYTEST_WORKERS:-2}" --dist loadfile)
+# Two processes (pytest-xdist), each with its own test database on both backends.
+# worksteal balances uneven test durations; a module may then run on both workers, so a
+# module-scoped fixture can start twice and tests must not depend on each other's order.
+XDIST=(-n "${PYTEST_WORKERS:-2}" --dist worksteal)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -26,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     step "Installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     as_root apt-get update -q
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+    as_root apt-get install -y -q "${missing[@]}"
 fi
 
 # ------------------------------------------------------------------ static checks

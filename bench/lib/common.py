@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -47,7 +48,8 @@ def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
-    env.pop("DATABASE_URL", None)  # the bench database is the SQLite file in var_dir
+    for name in ("DATABASE_URL", "DB"):  # the bench database is the SQLite file in var_dir
+        env.pop(name, None)
     env.update(extra)
     return env
 
@@ -58,18 +60,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def machine() -> str:
-    cpu = ""
+def _proc_field(path: str, key: str) -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return ""
+
+
+def machine() -> str:
+    """Cores, CPU model, memory, Python and SQLite versions, date: the header of a run."""
+    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown CPU"
+    memory = _proc_field("/proc/meminfo", "MemTotal")
+    memory = f"{int(memory.split()[0]) / 2**20:.0f} GiB, " if memory else ""
     return (
-        f"{os.cpu_count()} cores, {cpu or platform.processor() or 'unknown CPU'}, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{os.cpu_count()} cores, {cpu}, {memory}Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
 
 

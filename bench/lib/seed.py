@@ -17,7 +17,8 @@ makes; the rows go in through raw ``executemany`` in one transaction:
   that words have realistic document frequencies (a few in nearly every ticket, most
   rare);
 * the event trail the lifecycle rules write (created, claimed, status, replied/noted),
-  and one search document per ticket assembled like ``search.index_ticket`` does.
+  and one search document per ticket as ``search.index_new_ticket`` and
+  ``search.index_message`` build it.
 
 Speed: the rows are made chunk by chunk, each chunk from its own seeded generator, and
 inserted with ``executemany`` (generating in worker processes was tried: pickling the
@@ -504,6 +505,8 @@ class Seeder:
         status = bytearray(b"c" * n)
 
         def place(code: bytes, count: int, window_from: int, stragglers: float) -> None:
+            # A small data set still needs room in the window for every placed ticket.
+            window_from = max(0, min(window_from, n - 8 * count))
             placed = 0
             while placed < count:
                 i = rng.randrange(n) if rng.random() < stragglers else rng.randrange(window_from, n)

@@ -10,6 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+
+# These processes run on their own SQLite file whatever the test database is, so the
+# PostgreSQL pass of `make test` would only repeat them: run them in the SQLite pass.
+sqlite_pass_only = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="uses its own SQLite file: already run in the SQLite pass",
+)
 
 STARTUP_TIMEOUT = 60  # generous: a loaded CI box may be slow to import Django
 

@@ -11,13 +11,24 @@ import signal
 import socket
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from .subprocesses import caredesk, isolated_env, migrate, start, stop, wait_until
+from .subprocesses import (
+    caredesk,
+    isolated_env,
+    migrate,
+    sqlite_pass_only,
+    start,
+    stop,
+    wait_until,
+)
+
+pytestmark = sqlite_pass_only
 
 
 def free_port() -> int:
@@ -43,34 +54,47 @@ def answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Migrate a fresh SQLite file, start ``caredesk serve``, wait for /healthz."""
+def var(tmp_path_factory) -> Path:
+    """A var dir with a migrated SQLite database, shared by this module's servers."""
     var = tmp_path_factory.mktemp("serve-var")
-    env = isolated_env(var)
-    migrate(env)
+    migrate(isolated_env(var))
+    return var
+
+
+@contextmanager
+def serving(var: Path):
+    """Start ``caredesk serve`` on a free port, wait for /healthz; SIGTERM it afterwards."""
     port = free_port()
-    log = var / "serve.log"
+    log = var / f"serve-{port}.log"
     proc = start(
-        caredesk("serve", "--port", str(port), "--workers", "1", "--threads", "2"), env, log
+        caredesk("serve", "--port", str(port), "--workers", "1", "--threads", "2"),
+        isolated_env(var),
+        log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(f"{base}/healthz"), proc, log, "caredesk serve")
-        yield base, var, proc, log
+        yield base, proc, log
     finally:
         stop(proc, signal.SIGTERM)
 
 
+@pytest.fixture(scope="module")
+def server(var):
+    with serving(var) as (base, _, _):
+        yield base
+
+
 def test_it_answers_healthz(server):
-    base, *_ = server
+    base = server
     status, headers, body = get(f"{base}/healthz")
     assert status == 200
     assert json.loads(body) == {"status": "ok"}
     assert headers["Server"] == "granian"
 
 
-def test_it_serves_static_files_under_plain_and_hashed_names(server):
-    base, var, *_ = server
+def test_it_serves_static_files_under_plain_and_hashed_names(server, var):
+    base = server
     status, headers, css = get(f"{base}/static/caredesk/app.css")
     assert status == 200
     assert headers["Content-Type"].startswith("text/css")
@@ -86,7 +110,7 @@ def test_it_serves_static_files_under_plain_and_hashed_names(server):
 
 
 def test_the_login_page_sends_security_headers(server):
-    base, *_ = server
+    base = server
     status, headers, body = get(base + reverse("login"))
     assert status == 200
     assert b"Sign in" in body
@@ -98,8 +122,8 @@ def test_the_login_page_sends_security_headers(server):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
-def test_sigterm_stops_it_cleanly(server):
-    _, _, proc, log = server
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, log.read_text()
+def test_sigterm_stops_it_cleanly(var):
+    with serving(var) as (_, proc, log):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
     assert "shutdown completed" in log.read_text()

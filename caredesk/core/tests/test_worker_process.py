@@ -2,7 +2,18 @@
 
 import signal
 
-from .subprocesses import caredesk, isolated_env, migrate, run, start, stop, wait_until
+from .subprocesses import (
+    caredesk,
+    isolated_env,
+    migrate,
+    run,
+    sqlite_pass_only,
+    start,
+    stop,
+    wait_until,
+)
+
+pytestmark = sqlite_pass_only
 
 ENQUEUE = (
     "from caredesk.outbox.services import enqueue_email; "
