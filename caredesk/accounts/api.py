@@ -25,7 +25,7 @@ from pydantic import Field
 
 from caredesk.api import idempotency
 from caredesk.api.auth import api_user
-from caredesk.api.bodies import fingerprint
+from caredesk.api.bodies import fingerprint, text
 from caredesk.api.errors import ApiProblem, responses
 from caredesk.api.ratelimit import client_address
 from caredesk.core import ratelimit
@@ -36,14 +36,15 @@ from .models import ApiToken, User
 router = Router(tags=["auth"])
 
 
+Email = text(254, min_length=1)
+TokenName = text(100, min_length=1)
+
+
 class TokenRequest(Schema):
-    email: str = Field(min_length=1, max_length=254, examples=["alice@example.org"])
+    email: Email = Field(examples=["alice@example.org"])
     password: str = Field(min_length=1, max_length=4096)
-    name: str = Field(
-        "API token",
-        min_length=1,
-        max_length=100,
-        description="What the token is for, shown in listTokens (e.g. the device).",
+    name: TokenName = Field(
+        "API token", description="What the token is for, shown in listTokens (e.g. the device)."
     )
 
 
@@ -100,7 +101,7 @@ def _check_password_rate(request: HttpRequest, email: str) -> None:
 @router.post(
     "/token",
     auth=None,
-    response={201: TokenCreated, **responses(401, 422)},
+    response={201: TokenCreated, **responses(400, 401, 422)},
     operation_id="issueToken",
     summary="Create a personal access token",
 )
@@ -122,7 +123,7 @@ def issue_token(
         secret = _derived_secret(user, prefix, idempotency_key) if idempotency_key else None
         token = f"{prefix}_{secret or ApiToken.new_secret()}"
         row = ApiToken.objects.create(
-            user=user, name=payload.name.strip(), prefix=prefix, token_hash=ApiToken.hash(token)
+            user=user, name=payload.name, prefix=prefix, token_hash=ApiToken.hash(token)
         )
         return {**_token_out(row), "token": token}
 

@@ -19,6 +19,8 @@ from ninja.utils import check_csrf
 
 from caredesk.accounts.models import ApiToken, User
 
+from .writes import one_writer
+
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
@@ -42,9 +44,10 @@ def touch(row: ApiToken) -> None:
     now = timezone.now()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         # Conditional: of the requests that see a stale value at once, one writes.
-        ApiToken.objects.filter(pk=row.pk, last_used_at=row.last_used_at).update(
-            last_used_at=now
-        )
+        with one_writer():
+            ApiToken.objects.filter(pk=row.pk, last_used_at=row.last_used_at).update(
+                last_used_at=now
+            )
         row.last_used_at = now
 
 

@@ -77,9 +77,7 @@ def _read_json[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> B
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
-        raise ValidationError(
-            [{"loc": ["body"], "msg": "The body is not valid JSON.", "type": "json_invalid"}]
-        ) from None
+        raise ApiProblem(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ValidationError(
             [{"loc": ["body"], "msg": "The body must be a JSON object.", "type": "dict_type"}]
@@ -96,16 +94,17 @@ def _read_multipart[T: pydantic.BaseModel](request: HttpRequest, model: type[T])
         if key in model.model_fields and values[-1] != ""
     }
     uploads = request.FILES.getlist(FILES_FIELD)
-    files = sorted(
-        (name, [(f.name, f.content_type, f.size, _file_digest(f)) for f in request.FILES.getlist(name)])
+    files = {
+        name: [
+            (f.name, f.content_type, f.size, _file_digest(f)) for f in request.FILES.getlist(name)
+        ]
         for name in request.FILES
-    )
-    body = Body(
+    }
+    return Body(
         _validate(model, data, "body"),
         list(uploads),
         fingerprint(request, {"form": fields, "files": files}),
     )
-    return body
 
 
 def _encodable(value: str) -> str:

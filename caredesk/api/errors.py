@@ -16,7 +16,8 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from pydantic import Field
@@ -198,6 +199,10 @@ def _on_too_big(request, exc: RequestDataTooBig) -> HttpResponse:
     return problem_response(request, 413, "The request body is too large.")
 
 
+def _on_unreadable(request, exc: Exception) -> HttpResponse:
+    return problem_response(request, 400, "The multipart body cannot be read.")
+
+
 def on_unexpected(request, exc: Exception) -> HttpResponse:
     """The 500: logged with its traceback here, nothing of it in the answer."""
     logger.exception("API error on %s %s", request.method, request.path, exc_info=exc)
@@ -216,6 +221,8 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(TransitionError, _on_transition)
     api.add_exception_handler(ClaimConflict, _on_claim_conflict)
     api.add_exception_handler(RequestDataTooBig, _on_too_big)
+    api.add_exception_handler(MultiPartParserError, _on_unreadable)
+    api.add_exception_handler(UnreadablePostError, _on_unreadable)
 
 
 def responses(*codes: int) -> dict[int, type[Problem]]:

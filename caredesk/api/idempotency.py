@@ -7,15 +7,16 @@ refused with 422. Keys are per user: two users' keys never meet.
 
 How it holds under crashes and races: the record is inserted *first*, inside the
 transaction that then creates the ticket (or message, or token) and stores the answer in
-it. So a record exists exactly when the creation committed; and of two concurrent
-requests with one key, one inserts and the other fails on the unique (user, key) index —
-on PostgreSQL it waits for the first to commit, on SQLite the writers queue — rolls back
-whatever it had begun, and replays the winner's answer. Only successful answers are kept:
-a refused request (4xx) stored nothing and may be retried with the same key.
+it. So a record exists exactly when the creation committed. A retry makes the same
+insert, fails on the unique (user, key) index and replays the stored answer. Of two
+concurrent requests with one key, one inserts; the other's insert waits for it (on
+PostgreSQL the index entry, on SQLite the one writer), fails, rolls back before creating
+anything, and replays the winner's answer. Only successful answers are kept: a refused
+request (4xx) stored nothing and may be retried with the same key.
 
-Records expire after ``API_IDEMPOTENCY_TTL`` (24 h): an expired one is ignored and
-replaced, and ``caredesk purge_api_records`` deletes them (run it periodically, e.g. from
-cron on the worker's host).
+Records expire after ``API_IDEMPOTENCY_TTL`` (24 h): an expired one is replaced when its
+key comes again, and ``caredesk purge_api_records`` deletes them all (run it periodically,
+e.g. from cron on the worker's host).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from caredesk.accounts.models import User
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
+from .writes import one_writer
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -57,10 +59,6 @@ IdempotencyKey = Annotated[
 ]
 
 Payload = dict[str, Any]
-
-
-class _Taken(Exception):
-    pass
 
 
 def key_hash(key: str) -> str:
@@ -116,35 +114,32 @@ def respond(
     once per key. ``redact`` shapes what is stored, ``restore`` rebuilds the answer from it
     on a replay (token creation: the secret is never stored)."""
     if not key:
-        with transaction.atomic():
+        with one_writer(), transaction.atomic():
             payload = create()
         return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
 
     digest = key_hash(key)
-    existing = _find(user, digest)
-    if existing is not None:
-        return _replay(existing, fingerprint, restore)
-    try:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        user=user, key_hash=digest, fingerprint=fingerprint, status=0
-                    )
-            except IntegrityError:
-                raise _Taken from None
-            payload = create()
-            record.status = status
-            record.response_body = _dump(redact(payload) if redact else payload)
-            record.save(update_fields=["status", "response_body"])
-    except _Taken:
-        winner = _find(user, digest)
-        if winner is None:  # it rolled back in the meantime: the client may simply retry
-            raise ApiProblem(
-                409, f"Another request with this {HEADER} did not finish; retry it."
-            ) from None
-        return _replay(winner, fingerprint, restore)
-    return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+    for _attempt in range(2):
+        record = IdempotencyRecord(user=user, key_hash=digest, fingerprint=fingerprint, status=0)
+        try:
+            with one_writer(), transaction.atomic():
+                # The claim comes first: a concurrent duplicate stops here, before creating.
+                record.save(force_insert=True)
+                payload = create()
+                record.status = status
+                record.response_body = _dump(redact(payload) if redact else payload)
+                record.save(update_fields=["status", "response_body"])
+        except IntegrityError:
+            if record.pk is not None:
+                raise  # the claim went in: this error is the creation's own
+        else:
+            return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+        # The key is taken: a retry (replay it), a reuse (refuse it), or an expired
+        # record (_find deletes it, and the claim is tried once more).
+        existing = _find(user, digest)
+        if existing is not None:
+            return _replay(existing, fingerprint, restore)
+    raise ApiProblem(409, f"Another request with this {HEADER} did not finish; retry it.")
 
 
 def purge_expired() -> int:

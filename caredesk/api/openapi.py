@@ -96,8 +96,7 @@ def finish(schema: dict[str, Any]) -> dict[str, Any]:
         schemes["TokenAuth"]["description"] = "A personal access token from issueToken."
     if "SessionAuth" in schemes:
         schemes["SessionAuth"]["description"] = (
-            "The web session (signed in on the site); unsafe methods need the "
-            "X-CSRFToken header."
+            "The web session (signed in on the site); unsafe methods need the X-CSRFToken header."
         )
     for operations in schema["paths"].values():
         for operation in operations.values():

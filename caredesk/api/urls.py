@@ -20,7 +20,7 @@ def _uniform(view):
             response = view(request, *args, **kwargs)
         except Http404:
             return errors.problem_response(request, 404, "Not found.")
-        except Exception as exc:  # noqa: BLE001 — the 500 of last resort, logged there
+        except Exception as exc:  # the 500 of last resort, logged there
             return errors.on_unexpected(request, exc)
         if response.status_code == 405 and not errors.is_problem(response):
             return errors.problem_response(

@@ -27,6 +27,7 @@ from caredesk.api.bodies import read_body, text
 from caredesk.api.errors import TRANSITION_REFUSED, ApiProblem, forbidden, invalid, responses
 from caredesk.api.openapi import request_body
 from caredesk.api.pagination import decode_cursor, encode_cursor, next_link
+from caredesk.api.writes import one_writer
 
 from . import access, lifecycle, queues
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
@@ -82,8 +83,9 @@ class TicketCreate(Schema):
 
 class MessageCreate(Schema):
     body: RequiredText
-    internal: bool = Field(False, description="Agents only: an internal note, never shown "
-                           "to the requester.")
+    internal: bool = Field(
+        False, description="Agents only: an internal note, never shown to the requester."
+    )
     status: Status | None = Field(
         None, description="Agents only: then move the ticket to this status."
     )
@@ -117,16 +119,8 @@ class TicketFilters(Schema):
     limit: int = Field(LIST_PAGE_SIZE, ge=1, le=100)
 
 
-class QueueName(StrEnum):
-    UNCLAIMED = "unclaimed"
-    MINE = "mine"
-    OPEN = "open"
-    PENDING = "pending"
-    ON_HOLD = "on_hold"
-    SOLVED = "solved"
-
-
-assert {q.value for q in QueueName} == set(queues.QUEUES), "QueueName must follow QUEUES"
+# The workspace's queues (unclaimed, mine, open, pending, on_hold, solved), as an enum.
+QueueName = StrEnum("QueueName", {slug.upper(): slug for slug in queues.QUEUES})
 
 
 class QueueFilters(Schema):
@@ -372,7 +366,7 @@ def _as_requester(request: HttpRequest, number: int) -> tuple[User, Ticket]:
 
 @router.post(
     "/tickets",
-    response={201: TicketDetail, **responses(401, 413, 415, 422)},
+    response={201: TicketDetail, **responses(400, 401, 413, 415, 422)},
     operation_id="createTicket",
     summary="Open a ticket",
     openapi_extra=request_body(TicketCreate, files=True),
@@ -404,6 +398,8 @@ def create_ticket(
             uploads=body.uploads,
             client_context=context,
         )
+        if ticket.organization_id == user.organization_id:
+            ticket.organization = user.organization  # loaded with the token already
         return _json(TicketDetail, _detail(ticket, user))
 
     return idempotency.respond(
@@ -471,7 +467,7 @@ def get_ticket(request: HttpRequest, number: Number):
 
 @router.post(
     "/tickets/{number}/messages",
-    response={201: MessageOut, **responses(401, 403, 404, 409, 413, 415, 422)},
+    response={201: MessageOut, **responses(400, 401, 403, 404, 409, 413, 415, 422)},
     operation_id="postMessage",
     summary="Reply (or add an internal note)",
     openapi_extra=request_body(MessageCreate, files=True),
@@ -530,12 +526,14 @@ def post_message(
 def solve_ticket(request: HttpRequest, number: Number):
     """The requester says the problem is solved. Solving a solved ticket changes nothing."""
     user, ticket = _as_requester(request, number)
-    return _summary(lifecycle.mark_solved_by_requester(ticket, user), user)
+    with one_writer():
+        ticket = lifecycle.mark_solved_by_requester(ticket, user)
+    return _summary(ticket, user)
 
 
 @router.post(
     "/tickets/{number}/reopen",
-    response={201: MessageOut, **responses(401, 403, 404, 409, 413, 415, 422)},
+    response={201: MessageOut, **responses(400, 401, 403, 404, 409, 413, 415, 422)},
     operation_id="reopenTicket",
     summary="Reopen a solved or closed ticket",
     openapi_extra=request_body(ReopenRequest, files=True),
@@ -651,6 +649,7 @@ def get_queue(request: HttpRequest, queue: QueueName, filters: Query[QueueFilter
 
 
 _AGENT_ERRORS = responses(401, 403, 404, 409, 422)
+_AGENT_BODY_ERRORS = responses(400, 401, 403, 404, 409, 422)  # 400: not JSON
 
 
 @router.post(
@@ -663,34 +662,40 @@ def claim_ticket(request: HttpRequest, number: Number):
     """Take an unclaimed ticket. If another agent was first, a 409 (claim-conflict) names
     them in `holder`; claiming your own ticket again changes nothing."""
     user, ticket = _as_agent(request, number, "claim tickets")
-    return _summary(lifecycle.claim(ticket, user), user)
+    with one_writer():
+        ticket = lifecycle.claim(ticket, user)
+    return _summary(ticket, user)
 
 
 @router.post(
     "/tickets/{number}/categorize",
-    response={200: TicketSummary, **_AGENT_ERRORS},
+    response={200: TicketSummary, **_AGENT_BODY_ERRORS},
     operation_id="categorizeTicket",
     summary="Set the category",
 )
 def categorize_ticket(request: HttpRequest, number: Number, change: CategoryChange):
     user, ticket = _as_agent(request, number, "categorize tickets")
-    return _summary(lifecycle.categorize(ticket, change.category, by=user), user)
+    with one_writer():
+        ticket = lifecycle.categorize(ticket, change.category, by=user)
+    return _summary(ticket, user)
 
 
 @router.post(
     "/tickets/{number}/priority",
-    response={200: TicketSummary, **_AGENT_ERRORS},
+    response={200: TicketSummary, **_AGENT_BODY_ERRORS},
     operation_id="setTicketPriority",
     summary="Set the priority",
 )
 def set_priority(request: HttpRequest, number: Number, change: PriorityChange):
     user, ticket = _as_agent(request, number, "change the priority")
-    return _summary(lifecycle.set_priority(ticket, change.priority, by=user), user)
+    with one_writer():
+        ticket = lifecycle.set_priority(ticket, change.priority, by=user)
+    return _summary(ticket, user)
 
 
 @router.post(
     "/tickets/{number}/status",
-    response={200: TicketSummary, **_AGENT_ERRORS},
+    response={200: TicketSummary, **_AGENT_BODY_ERRORS},
     operation_id="setTicketStatus",
     summary="Change the status",
 )
@@ -698,12 +703,14 @@ def set_status(request: HttpRequest, number: Number, change: StatusChange):
     """Only the moves the rules allow (a 409 lists them); an unclaimed ticket is claimed
     first. Returning a ticket to the queue is assignTicket with a null assignee."""
     user, ticket = _as_agent(request, number, "change a ticket's status")
-    return _summary(lifecycle.change_status(ticket, change.status, by=user), user)
+    with one_writer():
+        ticket = lifecycle.change_status(ticket, change.status, by=user)
+    return _summary(ticket, user)
 
 
 @router.post(
     "/tickets/{number}/assign",
-    response={200: TicketSummary, **_AGENT_ERRORS},
+    response={200: TicketSummary, **_AGENT_BODY_ERRORS},
     operation_id="assignTicket",
     summary="Assign to an agent (managers)",
 )
@@ -717,7 +724,9 @@ def assign_ticket(request: HttpRequest, number: Number, change: Assignment):
         assignee = User.objects.filter(pk=change.assignee).first()
         if assignee is None or not assignee.is_agent:
             raise invalid(["body", "assignee"], "Not an active support agent.")
-    ticket = lifecycle.assign(ticket, assignee, by=user)
-    return _summary(Ticket.objects.select_related("requester", "assignee", "organization")
-                    .get(pk=ticket.pk), user)
-
+    with one_writer():
+        ticket = lifecycle.assign(ticket, assignee, by=user)
+    return _summary(
+        Ticket.objects.select_related("requester", "assignee", "organization").get(pk=ticket.pk),
+        user,
+    )

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from caredesk.accounts.models import ApiToken, User
+from caredesk.api import ratelimit
 
 BASE = "/api/v1"
 
@@ -58,6 +59,12 @@ class Api:
 
     def delete(self, path: str, *, as_: User | None, headers=None):
         return self.client.delete(BASE + path, headers=self.headers(as_, headers))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts(monkeypatch):
+    """The counts each process keeps in memory start empty, as the database does."""
+    monkeypatch.setattr(ratelimit, "counter", ratelimit.Counter())
 
 
 @pytest.fixture

@@ -41,9 +41,9 @@ def test_queue_filters_and_search(api, agent, alice, bob, make_ticket):
     assert _numbers(api.get("/queues/unclaimed", as_=agent, params={"category": "bug"})) == [
         email.number
     ]
-    assert _numbers(
-        api.get("/queues/unclaimed", as_=agent, params={"org_kind": "church"})
-    ) == [email.number + 1]
+    assert _numbers(api.get("/queues/unclaimed", as_=agent, params={"org_kind": "church"})) == [
+        email.number + 1
+    ]
     assert _numbers(api.get("/queues/solved", as_=agent, params={"q": "password"})) == [
         email.number
     ]

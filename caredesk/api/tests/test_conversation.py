@@ -106,9 +106,7 @@ def test_a_reply_to_a_closed_ticket_opens_a_follow_up(api, alice, agent, ticket)
     lifecycle.change_status(ticket, Status.SOLVED, by=agent)
     lifecycle.change_status(ticket, Status.CLOSED, by=agent)
 
-    response = api.post(
-        f"/tickets/{ticket.number}/messages", {"body": "It is back"}, as_=alice
-    )
+    response = api.post(f"/tickets/{ticket.number}/messages", {"body": "It is back"}, as_=alice)
 
     assert response.status_code == 201
     follow_up = Ticket.objects.get(follow_up_of=ticket)

@@ -108,7 +108,7 @@ def test_text_with_a_nul_character_is_refused_not_a_server_error(api, alice):
     assert_problem(response, 422, "urn:caredesk:problem:validation")
 
 
-def test_a_body_that_is_not_json_is_a_validation_problem(api, alice):
+def test_a_body_that_is_not_json_is_a_400(api, alice):
     response = api.client.post(
         f"{BASE}/tickets",
         b"{not json",
@@ -116,10 +116,27 @@ def test_a_body_that_is_not_json_is_a_validation_problem(api, alice):
         headers=api.headers(alice),
     )
 
+    body = assert_problem(response, 400)
+    assert body["detail"] == "The body is not valid JSON."
+
+
+def test_json_that_is_not_an_object_is_a_validation_problem(api, alice):
+    response = api.post("/tickets", ["subject"], as_=alice)
+
     body = assert_problem(response, 422, "urn:caredesk:problem:validation")
-    assert body["errors"] == [
-        {"loc": ["body"], "msg": "The body is not valid JSON.", "type": "json_invalid"}
-    ]
+    assert body["errors"][0]["loc"] == ["body"]
+
+
+def test_a_broken_multipart_body_is_a_400(api, alice):
+    response = api.client.post(
+        f"{BASE}/tickets",
+        b"--x\r\nContent-Disposition: form-data\r\n\r\nsubject",
+        content_type="multipart/form-data",  # no boundary
+        headers=api.headers(alice),
+    )
+
+    assert_problem(response, 400)
+    assert not Ticket.objects.exists()
 
 
 def test_another_media_type_is_a_415(api, alice):

@@ -33,9 +33,7 @@ def test_a_validation_problem_lists_each_field(api, alice):
 
 
 def test_an_out_of_range_number_is_a_validation_problem_not_a_crash(api, alice):
-    assert_problem(
-        api.get(f"/tickets/{2**70}", as_=alice), 422, "urn:caredesk:problem:validation"
-    )
+    assert_problem(api.get(f"/tickets/{2**70}", as_=alice), 422, "urn:caredesk:problem:validation")
     assert_problem(api.get("/tickets/0", as_=alice), 422, "urn:caredesk:problem:validation")
 
 

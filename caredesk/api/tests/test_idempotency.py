@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from caredesk.api.models import IdempotencyRecord
+from caredesk.api.models import IdempotencyRecord, RateCounter
 from caredesk.api.tests.conftest import BASE, assert_problem, issue_token, ticket_payload
 from caredesk.conftest import png_upload
 from caredesk.tickets.models import Attachment, Message, Ticket
@@ -133,18 +136,20 @@ def test_an_expired_key_may_be_used_again(api, alice, settings):
     assert IdempotencyRecord.objects.count() == 1
 
 
-def test_the_purge_deletes_expired_records_only(api, alice, settings):
-    from django.core.management import call_command
-
+def test_the_purge_deletes_expired_records_and_past_counts_only(api, alice, settings):
     api.post("/tickets", ticket_payload(), as_=alice, headers=_key("k-a"))
     api.post("/tickets", ticket_payload(), as_=alice, headers=_key("k-b"))
     IdempotencyRecord.objects.filter(pk=IdempotencyRecord.objects.first().pk).update(
         created_at=timezone.now() - timedelta(days=2)
     )
+    now = int(time.time() // settings.API_RATE_WINDOW)
+    RateCounter.objects.create(name="ip:192.0.2.1", bucket=now - 5, hits=3)
+    RateCounter.objects.create(name="ip:192.0.2.2", bucket=now, hits=3)
 
-    call_command("purge_api_records")
+    call_command("purge_api_records", stdout=io.StringIO())
 
     assert IdempotencyRecord.objects.count() == 1
+    assert list(RateCounter.objects.values_list("name", flat=True)) == ["ip:192.0.2.2"]
 
 
 def test_an_invalid_key_is_a_validation_problem(api, alice):

@@ -60,12 +60,42 @@ def test_failed_authentication_counts_against_the_address(api, db, settings):
 
 @pytest.mark.django_db
 def test_counts_start_again_in_the_next_window():
-    keys = ["token:test-window"]
+    counter = ratelimit.Counter()
+    limits = {"token:test-window": 3}  # a small limit: every hit goes to the database
     window = 60  # explicit times: no clock involved
     now = 1_800_000_000.0  # the start of a window
 
-    assert ratelimit.count(keys, window=window, now=now) == {keys[0]: 1}
-    assert ratelimit.count(keys, window=window, now=now + 59) == {keys[0]: 2}
-    assert ratelimit.count(keys, window=window, now=now + 60) == {keys[0]: 1}
+    assert counter.hit(limits, window=window, now=now) == {"token:test-window": 1}
+    assert counter.hit(limits, window=window, now=now + 59) == {"token:test-window": 2}
+    assert counter.hit(limits, window=window, now=now + 60) == {"token:test-window": 1}
     assert ratelimit.seconds_to_next_window(window, now + 59.5) == 1
     assert ratelimit.seconds_to_next_window(window, now) == 60
+
+
+@pytest.mark.django_db
+def test_server_processes_share_the_count():
+    """Two processes (two counters) see each other's hits through the database: far from
+    the limit in batches, near it on every hit."""
+    first, second = ratelimit.Counter(), ratelimit.Counter()
+    limits, window, now = {"token:shared": 100}, 60, 1_800_000_000.0
+
+    for _ in range(60):
+        first.hit(limits, window=window, now=now)
+    # Far from the limit, the second process has not needed to know yet.
+    assert second.hit(limits, window=window, now=now)["token:shared"] == 1
+    for _ in range(30):
+        second.hit(limits, window=window, now=now)
+
+    # The first learns the total when it next sends its batch (every 2 hits here)…
+    assert first.hit(limits, window=window, now=now)["token:shared"] == 61
+    assert first.hit(limits, window=window, now=now)["token:shared"] == 93
+    # … and past 80 % of the limit every hit is sent and read back: the counts meet.
+    assert second.hit(limits, window=window, now=now)["token:shared"] == 94
+    assert first.hit(limits, window=window, now=now)["token:shared"] == 95
+
+
+def test_what_a_request_counts_against(rf, settings):
+    settings.API_RATE_LIMIT_PER_IP, settings.API_RATE_LIMIT_PER_TOKEN = 7, 5
+    request = rf.get("/", REMOTE_ADDR="192.0.2.9")
+
+    assert ratelimit._limits(request) == {"ip:192.0.2.9": 7}
