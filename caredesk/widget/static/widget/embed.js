@@ -98,6 +98,7 @@
 
   var frame = null;
   var loaded = false;
+  var stale = false; // the identity changed while the form was open
 
   function opened() {
     // Into the form: the frame first, then the frame moves to its first field.
@@ -135,6 +136,8 @@
     if (dialog.open) dialog.close();
   }
   dialog.addEventListener("close", function () {
+    if (stale) discard();
+    stale = false;
     button.setAttribute("aria-expanded", "false");
     button.focus();
   });
@@ -156,7 +159,8 @@
     identify: function (newToken) {
       // Sign-in or sign-out on the host page: the next opening asks again.
       token = newToken || "";
-      if (!dialog.open) discard();
+      if (dialog.open) stale = true; // never swap the form under someone's typing
+      else discard();
     },
   };
 
