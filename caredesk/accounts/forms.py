@@ -51,7 +51,7 @@ class OutboxPasswordResetForm(PasswordResetForm):
     """
 
     def get_users(self, email):
-        return User.objects.filter(email__iexact=email, is_active=True)
+        return User.objects.by_email(email).filter(is_active=True)
 
     def send_mail(
         self,

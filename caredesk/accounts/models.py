@@ -34,8 +34,13 @@ class Organization(models.Model):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    def by_email(self, address: str) -> models.QuerySet[User]:
+        """Users with this address, in any case: a lookup on the LOWER(email) unique
+        index (``email__iexact`` would compile to LIKE / UPPER and read every row)."""
+        return self.alias(email_lower=Lower("email")).filter(email_lower=address.lower())
+
     def get_by_natural_key(self, username: str) -> User:
-        return self.get(email__iexact=username)
+        return self.by_email(username).get()
 
     def create_user(self, email: str, password: str | None = None, **fields) -> User:
         if not email:

@@ -41,7 +41,10 @@ class InboundMessage(models.Model):
     )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a worker applies it: still set on a queued message means that worker
+    # stopped mid-batch (see processing.process_pending), counted in ``interruptions``.
     leased_until = models.DateTimeField(null=True, blank=True)
+    interruptions = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

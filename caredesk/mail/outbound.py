@@ -39,17 +39,9 @@ def new_message_id(ticket: Ticket, message: Message | None = None) -> str:
     return f"caredesk.t{ticket.pk}{part}.{secrets.token_hex(6)}@{domain}"
 
 
-def _thread_headers(ticket: Ticket, message_id: str, parent: str = "") -> dict[str, str]:
-    """Message-ID, Reply-To and the threading headers. ``parent`` is the Message-ID of
-    the mail being answered when it is not indexed yet (a ticket's first message is
-    indexed after the ticket's transaction has announced it)."""
-    known = list(
-        ThreadIndex.objects.filter(ticket=ticket)
-        .order_by("id")
-        .values_list("message_id", "outbound")
-    )
-    if parent and (parent, False) not in known:
-        known.append((parent, False))
+def _thread_headers(message_id: str, ticket: Ticket, known: list[tuple[str, bool]]) -> dict:
+    """Message-ID, Reply-To and the threading headers, from the ticket's ``known``
+    Message-IDs (oldest first, each with whether caredesk sent it)."""
     references = [mid for mid, _ in known][-MAX_REFERENCES:]
     inbound = [mid for mid, outbound in known if not outbound]
     headers = {
@@ -83,7 +75,10 @@ def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **k
     if not acknowledge or not within_auto_reply_cap(address):
         return
     message_id = new_message_id(ticket)
-    headers = _thread_headers(ticket, message_id, parent=message.message_id)
+    # A new ticket has no indexed mail yet (its first message is indexed after this
+    # transaction announces it): the thread is the message being acknowledged, if any.
+    known = [(message.message_id, False)] if message.message_id else []
+    headers = _thread_headers(message_id, ticket, known)
     headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: machines must not answer it
     headers["X-Auto-Response-Suppress"] = "All"
     body = render_to_string(
@@ -102,7 +97,8 @@ def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **k
 def send_reply(sender, ticket: Ticket, message: Message, **kwargs) -> None:
     """Email an agent's public reply to the requester and the people copied."""
     message_id = new_message_id(ticket, message)
-    headers = _thread_headers(ticket, message_id)
+    known = ThreadIndex.objects.filter(ticket=ticket).order_by("id")
+    headers = _thread_headers(message_id, ticket, list(known.values_list("message_id", "outbound")))
     body = render_to_string(
         "mail/reply.txt",
         {

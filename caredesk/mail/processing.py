@@ -1,10 +1,15 @@
 """``process_message()``: what every stored message goes through, whichever way it came.
 
 The worker calls ``process_pending()``. One worker at a time applies messages, in
-arrival order, so a reply is never processed before the message it answers. Each
-message is one transaction: its ticket change and its ledger outcome commit together;
-an exception rolls both back and the message is quarantined with its error (the raw
-bytes stay), to be retried with ``caredesk mail retry``.
+arrival order, so a reply is never processed before the message it answers. Messages
+go in batches: parsed first (no lock held), then applied in one transaction, each
+message in its own savepoint, so its ticket change and its ledger outcome commit
+together or not at all; an exception rolls back that message alone, which is then
+quarantined with its error (the raw bytes stay), to be retried with ``caredesk mail
+retry``. A batch is marked in flight before it is applied (committed): if the worker
+dies, the next one finds those messages still queued and in flight, and takes them one
+at a time, so a message that kills the worker cannot take its neighbours with it and is
+quarantined after ``MAX_INTERRUPTIONS``.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import os
 import socket
 import traceback
 from datetime import timedelta
+from itertools import takewhile
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "mail.process"
 LEASE_TTL = timedelta(minutes=2)
+BATCH_SIZE = 50
+MAX_INTERRUPTIONS = 3
 LEDGER_FIELDS = [
     "message_id",
     "subject",
@@ -48,6 +57,7 @@ LEDGER_FIELDS = [
     "ticket_message",
     "error",
     "processed_at",
+    "leased_until",
 ]
 # Kinds of automatic mail that are recorded, never turned into tickets nor reopening one.
 RECORD_ONLY = {"auto-replied", "auto-notified"}
@@ -72,12 +82,18 @@ def process_pending(limit: int = 500) -> int:
         return 0  # another worker is applying mail
     handled = 0
     try:
-        queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
-        for inbound in queued[:limit].iterator(chunk_size=50):
-            process_message(inbound)
-            handled += 1
-            if handled % 50 == 0:
-                Lease.acquire(LEASE_NAME, holder, LEASE_TTL)  # renew
+        while handled < limit:
+            queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
+            batch = list(queued[: min(BATCH_SIZE, limit - handled)])
+            if not batch:
+                break
+            if batch[0].leased_until is not None:
+                batch = batch[:1]  # interrupted last time: alone
+            else:
+                batch = list(takewhile(lambda m: m.leased_until is None, batch))
+            _process_batch(batch)
+            handled += len(batch)
+            Lease.acquire(LEASE_NAME, holder, LEASE_TTL)  # renew
     finally:
         Lease.release(LEASE_NAME, holder)
     return handled
@@ -85,33 +101,75 @@ def process_pending(limit: int = 500) -> int:
 
 def process_message(inbound: InboundMessage) -> str:
     """Turn one stored message into its outcome; never raises."""
-    inbound.attempts += 1
-    InboundMessage.objects.filter(pk=inbound.pk).update(attempts=inbound.attempts)
+    _process_batch([inbound])
+    return inbound.outcome
+
+
+def _process_batch(batch: list[InboundMessage]) -> None:
+    interrupted = batch[0].leased_until is not None  # then the batch is that one alone
+    batch[0].interruptions += interrupted
+    # Committed before any work: a worker that dies from here on leaves the mark.
+    InboundMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
+        attempts=F("attempts") + 1,
+        leased_until=timezone.now() + LEASE_TTL,
+        interruptions=F("interruptions") + interrupted,
+    )
+    parsed = [_parse(inbound) for inbound in batch]  # before the write lock is taken
+    with transaction.atomic():
+        for inbound, mail in zip(batch, parsed, strict=True):
+            inbound.attempts += 1
+            _process_one(inbound, mail)
+
+
+def _parse(inbound: InboundMessage) -> ParsedMail | Exception:
+    if inbound.interruptions >= MAX_INTERRUPTIONS:
+        return Quarantine(
+            f"The worker stopped {inbound.interruptions} times while processing this "
+            "message; it is kept here instead of being tried again by itself."
+        )
     try:
-        parsed = parse(bytes(inbound.raw))
-        with transaction.atomic():
+        return parse(bytes(inbound.raw))
+    except Exception as exc:  # kept as the message's error: never lost
+        return exc
+
+
+def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception) -> None:
+    try:
+        if isinstance(parsed, Exception):
+            raise parsed
+        with transaction.atomic():  # a savepoint: this message alone rolls back
             _apply(inbound, parsed)
             inbound.state = State.DONE
             inbound.processed_at = timezone.now()
             inbound.error = ""
+            inbound.leased_until = None
             inbound.save(update_fields=LEDGER_FIELDS)
     except Exception as exc:
-        detail = str(exc) if isinstance(exc, Quarantine) else traceback.format_exc(limit=8)
+        detail = str(exc) if isinstance(exc, Quarantine) else _trace(exc)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
+        inbound.state, inbound.outcome = State.QUARANTINED, Outcome.QUARANTINED
+        inbound.error, inbound.processed_at = detail[:10000], timezone.now()
+        # What the parse learnt (sender, subject, Message-ID) stays, for the ledger.
         InboundMessage.objects.filter(pk=inbound.pk).update(
-            state=State.QUARANTINED,
-            outcome=Outcome.QUARANTINED,
-            error=detail[:10000],
-            processed_at=timezone.now(),
+            message_id=inbound.message_id,
+            subject=inbound.subject,
+            sender=inbound.sender,
+            state=inbound.state,
+            outcome=inbound.outcome,
+            error=inbound.error,
+            processed_at=inbound.processed_at,
+            leased_until=None,
         )
-        return Outcome.QUARANTINED
-    return inbound.outcome
+
+
+def _trace(exc: Exception) -> str:
+    return "".join(traceback.format_exception(exc, limit=8))
 
 
 def retry(queryset) -> int:
     """Put quarantined messages back in the queue (``caredesk mail retry``)."""
     return queryset.filter(state=State.QUARANTINED).update(
-        state=State.QUEUED, outcome="", error="", processed_at=None
+        state=State.QUEUED, outcome="", error="", processed_at=None, interruptions=0
     )
 
 
@@ -260,7 +318,7 @@ def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
         match.ticket,
         kind=MessageKind.AUTO_REPLY,
         body=f"{parsed.subject}\n\n{text}",
-        author=User.objects.filter(email__iexact=parsed.from_address).first(),
+        author=User.objects.by_email(parsed.from_address).first(),
         message_id=parsed.message_id,
     )
     _outcome(inbound, Outcome.AUTO_REPLY, match.ticket, message, match.reason)
@@ -293,7 +351,7 @@ def _bounce(inbound: InboundMessage, parsed: ParsedMail) -> None:
 
 
 def _person(address: str, name: str) -> User:
-    user = User.objects.filter(email__iexact=address).first()
+    user = User.objects.by_email(address).first()
     if user is None:
         user = User.objects.create_user(address, None, name=name[:200])
     return user

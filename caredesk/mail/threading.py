@@ -78,7 +78,7 @@ def participation(ticket: Ticket, address: str) -> str | None:
         return "requester"
     if address in ticket.cc:
         return "copied"
-    user = User.objects.filter(email__iexact=address).only("role", "is_active").first()
+    user = User.objects.by_email(address).only("role", "is_active").first()
     if user and user.is_agent:
         return "agent"
     domain = _domain(address)

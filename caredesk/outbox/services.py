@@ -43,22 +43,24 @@ def enqueue_email(
     )
 
 
-def enqueue_webhooks(event_type: str, data: dict) -> int:
+def enqueue_webhooks(event_type: str, data: Callable[[], dict]) -> int:
     """Queue ``event_type`` for every active endpoint that wants it (inside the
-    transaction of the change). Returns how many deliveries were queued."""
-    now = timezone.now()
-    rows = []
-    for endpoint in WebhookEndpoint.objects.filter(active=True):
-        if endpoint.wants(event_type):
-            msg_id = f"msg_{uuid.uuid4().hex}"
-            payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-            rows.append(
-                WebhookDelivery(
-                    endpoint=endpoint, event_type=event_type, msg_id=msg_id, payload=payload
-                )
-            )
-    WebhookDelivery.objects.bulk_create(rows)
-    return len(rows)
+    transaction of the change). ``data`` builds the payload, and is only called when
+    some endpoint wants the event. Returns how many deliveries were queued."""
+    endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event_type)]
+    if not endpoints:
+        return 0
+    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data()}
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_type=event_type,
+            msg_id=f"msg_{uuid.uuid4().hex}",
+            payload=payload,
+        )
+        for endpoint in endpoints
+    )
+    return len(endpoints)
 
 
 def backoff(attempts: int) -> timedelta:

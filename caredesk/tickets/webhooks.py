@@ -49,7 +49,7 @@ def message_data(message: Message) -> dict:
 @receiver(ticket_created, dispatch_uid="tickets.webhook.created")
 def on_created(sender, ticket: Ticket, message: Message, **kwargs) -> None:
     enqueue_webhooks(
-        "ticket.created", {"ticket": ticket_data(ticket), "message": message_data(message)}
+        "ticket.created", lambda: {"ticket": ticket_data(ticket), "message": message_data(message)}
     )
 
 
@@ -58,7 +58,7 @@ def on_message(sender, ticket: Ticket, message: Message, **kwargs) -> None:
     if message.internal:
         return
     enqueue_webhooks(
-        "ticket.replied", {"ticket": ticket_data(ticket), "message": message_data(message)}
+        "ticket.replied", lambda: {"ticket": ticket_data(ticket), "message": message_data(message)}
     )
 
 
@@ -66,7 +66,7 @@ def on_message(sender, ticket: Ticket, message: Message, **kwargs) -> None:
 def on_status(sender, ticket: Ticket, from_status: str, to_status: str, actor, **kwargs) -> None:
     enqueue_webhooks(
         "ticket.status_changed",
-        {
+        lambda: {
             "ticket": ticket_data(ticket),
             "from": from_status,
             "to": to_status,

@@ -280,3 +280,78 @@ def test_sharing_a_public_mail_provider_does_not_make_a_colleague():
     ack = OutboundEmail.objects.get()
     other = deliver(build(sender="sam@gmail.com", in_reply_to=ack.headers["Message-ID"]))
     assert other.outcome == Outcome.LINKED_TICKET and other.ticket != first.ticket
+
+
+# ---------------------------------------------------------------- batches and crashes
+
+
+def test_a_failing_message_in_a_batch_rolls_back_alone(monkeypatch):
+    """A bug hit half-way through one message (its ticket already written) undoes that
+    message only; the messages before and after it in the batch commit."""
+    from caredesk.mail import intake
+
+    real = lifecycle.create_ticket
+
+    def create_ticket(**kwargs):
+        ticket = real(**kwargs)
+        if kwargs["subject"] == "Second":
+            raise RuntimeError("simulated bug after the ticket was written")
+        return ticket
+
+    monkeypatch.setattr(lifecycle, "create_ticket", create_ticket)
+    for subject in ("First", "Second", "Third"):
+        intake.receive(build(subject=subject), transport="smtp")
+    assert process_pending() == 3
+
+    ledger = list(InboundMessage.objects.order_by("id").values_list("subject", "outcome"))
+    assert ledger == [
+        ("First", Outcome.NEW_TICKET),
+        ("Second", Outcome.QUARANTINED),  # the ledger still says what it was
+        ("Third", Outcome.NEW_TICKET),
+    ]
+    assert sorted(Ticket.objects.values_list("subject", flat=True)) == ["First", "Third"]
+    failed = InboundMessage.objects.get(outcome=Outcome.QUARANTINED)
+    assert "simulated bug" in failed.error and failed.leased_until is None
+    assert OutboundEmail.objects.count() == 2  # no acknowledgement of the undone ticket
+
+
+def _interrupted(raw: bytes, times: int = 0) -> InboundMessage:
+    """A message a worker had marked in flight when it died (``times`` earlier deaths)."""
+    from django.utils import timezone
+
+    from caredesk.mail import intake
+
+    inbound = intake.receive(raw, transport="smtp")
+    InboundMessage.objects.filter(pk=inbound.pk).update(
+        attempts=times + 1, interruptions=times, leased_until=timezone.now()
+    )
+    return inbound
+
+
+def test_a_message_interrupted_by_a_dead_worker_is_taken_again_alone_and_once():
+    stuck = _interrupted(build(subject="Was in flight"))
+    from caredesk.mail import intake
+
+    later = intake.receive(build(subject="Arrived later"), transport="smtp")
+    assert process_pending(limit=1) == 1  # the interrupted one goes alone, first
+    stuck.refresh_from_db()
+    assert (stuck.outcome, stuck.interruptions, stuck.attempts) == (Outcome.NEW_TICKET, 1, 2)
+    assert stuck.leased_until is None
+    assert process_pending() == 1
+    later.refresh_from_db()
+    assert later.outcome == Outcome.NEW_TICKET and later.interruptions == 0
+    assert Ticket.objects.count() == 2  # nothing applied twice
+
+
+def test_a_message_that_keeps_killing_the_worker_is_quarantined_not_retried_forever():
+    stuck = _interrupted(build(subject="Poison"), times=2)
+    assert process_pending() == 1
+    stuck.refresh_from_db()
+    assert stuck.outcome == Outcome.QUARANTINED and stuck.interruptions == 3
+    assert "stopped 3 times" in stuck.error
+    assert not Ticket.objects.exists()
+    # A manager's retry gives it a fresh start.
+    assert retry(InboundMessage.objects.filter(pk=stuck.pk)) == 1
+    assert process_pending() == 1
+    stuck.refresh_from_db()
+    assert stuck.outcome == Outcome.NEW_TICKET

@@ -1,0 +1,22 @@
+"""Finding people by email address: any case, through the index, on both databases."""
+
+from django.db import connection
+
+from caredesk.accounts.models import User
+
+
+def test_by_email_finds_the_person_whatever_the_case(alice, bob):
+    assert list(User.objects.by_email("ALICE@Acme.Test")) == [alice]
+    assert list(User.objects.by_email("nobody@acme.test")) == []
+
+
+def test_by_email_reads_the_case_insensitive_unique_index(alice, is_postgres):
+    """Every incoming mail and sign-in looks a person up: at 100,000 requesters a scan
+    of the users table would be the cost of each."""
+    sql, params = User.objects.by_email("alice@acme.test").query.sql_with_params()
+    with connection.cursor() as cursor:
+        if is_postgres:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
+        cursor.execute(f"EXPLAIN {'' if is_postgres else 'QUERY PLAN '}{sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "accounts_user_email_ci_unique" in plan
