@@ -15,8 +15,8 @@ anything, and replays the winner's answer. Only successful answers are kept: a r
 request (4xx) stored nothing and may be retried with the same key.
 
 Records expire after ``API_IDEMPOTENCY_TTL`` (24 h): an expired one is replaced when its
-key comes again, and ``caredesk purge_api_records`` deletes them all (run it periodically,
-e.g. from cron on the worker's host).
+key comes again, and the worker's hourly housekeeping deletes them all (``caredesk.core
+.housekeeping``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the API keeps for itself: idempotency records and rate-limit counters.
 
-Both are bookkeeping, not help-desk data: ``caredesk purge_api_records`` (run it from the
-worker's host every hour or so) deletes what has expired.
+Both are bookkeeping, not help-desk data: the worker's hourly housekeeping
+(``caredesk.core.housekeeping``) deletes what has expired.
 """
 
 from __future__ import annotations

@@ -111,6 +111,13 @@ def _key(key: str) -> str:
     return key[:80]
 
 
+def purge_past_windows() -> int:
+    """Housekeeping: counters of windows before the previous one are never read again."""
+    current = int(time.time() // settings.API_RATE_WINDOW)
+    deleted, _ = RateCounter.objects.filter(bucket__lt=current - 1).delete()
+    return deleted
+
+
 def seconds_to_next_window(window: int, now: float | None = None) -> int:
     now = time.time() if now is None else now
     return max(1, math.ceil(window - now % window))

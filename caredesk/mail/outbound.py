@@ -62,10 +62,20 @@ def _recipients(ticket: Ticket) -> tuple[list[str], list[str]]:
     return to, cc
 
 
+CAP_WINDOW = timedelta(hours=1)
+
+
 def within_auto_reply_cap(address: str) -> bool:
-    since = timezone.now() - timedelta(hours=1)
+    since = timezone.now() - CAP_WINDOW
     sent = AutoReplyLog.objects.filter(address=address, sent_at__gte=since).count()
     return sent < settings.AUTO_REPLY_LIMIT_PER_HOUR
+
+
+def purge_auto_reply_log() -> int:
+    """Housekeeping: the cap only counts the last hour; a day is kept for looking back."""
+    cutoff = timezone.now() - max(CAP_WINDOW, timedelta(days=1))
+    deleted, _ = AutoReplyLog.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted
 
 
 @receiver(ticket_created, dispatch_uid="mail.acknowledge")

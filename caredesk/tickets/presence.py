@@ -58,3 +58,9 @@ def others(ticket: Ticket, user: User) -> list[Presence]:
         .order_by("user__name", "user__email")
     )
     return sorted(rows, key=lambda p: p.activity != Activity.REPLYING)
+
+
+def purge_departed() -> int:
+    """Housekeeping: marks older than the window mean nobody; they are only rows now."""
+    deleted, _ = Presence.objects.filter(seen_at__lt=timezone.now() - WINDOW).delete()
+    return deleted

@@ -136,7 +136,7 @@ def test_an_expired_key_may_be_used_again(api, alice, settings):
     assert IdempotencyRecord.objects.count() == 1
 
 
-def test_the_purge_deletes_expired_records_and_past_counts_only(api, alice, settings):
+def test_housekeeping_deletes_expired_records_and_past_counts_only(api, alice, settings):
     api.post("/tickets", ticket_payload(), as_=alice, headers=_key("k-a"))
     api.post("/tickets", ticket_payload(), as_=alice, headers=_key("k-b"))
     IdempotencyRecord.objects.filter(pk=IdempotencyRecord.objects.first().pk).update(
@@ -146,7 +146,7 @@ def test_the_purge_deletes_expired_records_and_past_counts_only(api, alice, sett
     RateCounter.objects.create(name="ip:192.0.2.1", bucket=now - 5, hits=3)
     RateCounter.objects.create(name="ip:192.0.2.2", bucket=now, hits=3)
 
-    call_command("purge_api_records", stdout=io.StringIO())
+    call_command("housekeeping", stdout=io.StringIO())
 
     assert IdempotencyRecord.objects.count() == 1
     assert list(RateCounter.objects.values_list("name", flat=True)) == ["ip:192.0.2.2"]

@@ -1,11 +1,14 @@
 """``caredesk worker [--batch] [--interval S]``: the background worker.
 
-One loop does both kinds of background work:
+One loop does every kind of background work:
 
 * **tasks** — django-tasks-db's database queue (``django.tasks``), claimed and run by
   the library's own ``Worker`` machinery (row lock + claim, ``run_task``);
-* **the outbox** — ``caredesk.outbox.services.deliver_due()`` after every task and on
-  every idle tick, so email goes out within ``--interval`` seconds.
+* **incoming mail and the outbox** — ``caredesk.mail.processing.process_pending()`` and
+  ``caredesk.outbox.services.deliver_due()`` after every task and on every idle tick, so
+  mail is processed and email goes out within ``--interval`` seconds;
+* **housekeeping** — ``caredesk.core.housekeeping.run_if_due()``: expired bookkeeping
+  rows deleted once an hour by whichever worker finds it due.
 
 ``--batch`` runs until nothing is ready (no task, no due and unleased email), then exits:
 for cron, tests and benchmarks.
@@ -59,6 +62,7 @@ from django_tasks_db.management.commands.db_worker import (
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from caredesk.core import housekeeping
 from caredesk.mail.processing import has_pending as has_pending_mail
 from caredesk.mail.processing import process_pending
 from caredesk.outbox.services import deliver_due
@@ -67,6 +71,7 @@ from caredesk.outbox.services import has_due as has_due_deliveries
 logger = logging.getLogger("caredesk.worker")
 
 RECOVERY_EVERY = 60.0  # seconds between checks for orphaned RUNNING tasks
+HOUSEKEEPING_CHECK_EVERY = 300.0  # seconds between asking whether housekeeping is due
 
 
 class WorkerLost(Exception):
@@ -86,6 +91,7 @@ class Worker(DBWorker):
         self.stale_after = stale_after
         self.max_attempts = max_attempts
         self._next_recovery = 0.0
+        self._next_housekeeping = 0.0
 
     # ------------------------------------------------------------------ loop
 
@@ -107,6 +113,7 @@ class Worker(DBWorker):
             with self._busy():
                 if time.monotonic() >= self._next_recovery and self._recover_stale_tasks():
                     self._next_recovery = time.monotonic() + RECOVERY_EVERY
+                self._housekeeping()
                 task_result, retrieved = self._claim_next_task()
             if task_result is not None:
                 self.run_task(task_result)  # sets and clears running_task itself
@@ -226,6 +233,17 @@ class Worker(DBWorker):
                     )
             recovered += changed
         return recovered
+
+    def _housekeeping(self) -> None:
+        """Once an hour across all workers (housekeeping.run_if_due); never in --batch,
+        whose runs are for draining queues."""
+        if self.batch or time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_CHECK_EVERY
+        try:
+            housekeeping.run_if_due()
+        except OperationalError as exc:  # SQLite busy: ask again at the next check
+            logger.warning("housekeeping skipped: %s", exc)
 
     # ------------------------------------------------------------------ outbox
 
