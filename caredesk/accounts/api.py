@@ -27,8 +27,8 @@ from caredesk.api import idempotency
 from caredesk.api.auth import api_user
 from caredesk.api.bodies import fingerprint, text
 from caredesk.api.errors import ApiProblem, responses
-from caredesk.api.ratelimit import client_address
 from caredesk.core import ratelimit
+from caredesk.core.clients import client_address
 
 from .choices import OrganizationKind, Role
 from .models import ApiToken, User

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.template import loader
 
 from caredesk.core import ratelimit
+from caredesk.core.clients import client_address
 from caredesk.outbox.services import enqueue_email
 
 from .models import User
@@ -27,7 +28,7 @@ class RateLimitedLoginForm(AuthenticationForm):
 
     def clean(self):
         email = (self.data.get("username") or "").strip().lower()
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        address = client_address(self.request) if self.request else ""
         limit, window = settings.LOGIN_RATE_LIMIT, settings.LOGIN_RATE_WINDOW
         within = ratelimit.hit("login-email", email, limit=limit, window=window)
         within = ratelimit.hit("login-ip", address, limit=limit * 5, window=window) and within

@@ -32,17 +32,13 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja.throttling import BaseThrottle
 
+from caredesk.core.clients import client_address
+
 from .models import RateCounter
 from .writes import one_writer
 
 BATCH = 50  # a key is written after limit / BATCH local hits
 EXACT_ABOVE = 0.8  # … and on every hit above this share of its limit
-
-
-def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR, as the login form uses: a proxy in front must set it (granian does
-    # not trust X-Forwarded-For, and neither do we).
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def add(increments: dict[str, int], bucket: int) -> dict[str, int]:

@@ -32,6 +32,7 @@ from django.views.decorators.http import condition, require_http_methods, requir
 
 from caredesk.accounts.models import Organization, User
 from caredesk.core import ratelimit
+from caredesk.core.clients import client_address
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel
 
@@ -291,7 +292,7 @@ def _window_text() -> str:
 
 def _within_rate_limit(request: HttpRequest, email: str) -> bool:
     window = settings.CAREDESK_WIDGET_RATE_WINDOW
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     within = ratelimit.hit(
         "widget-email", email, limit=settings.CAREDESK_WIDGET_RATE_LIMIT_EMAIL, window=window
     )
