@@ -175,6 +175,20 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+def watch_errors(page) -> list[str]:
+    """Collect a page's console errors (CSP violations, missing assets, failed requests)
+    and uncaught script errors; a browser test ends by asserting the list is empty."""
+    problems: list[str] = []
+
+    def on_console(msg) -> None:
+        if msg.type == "error":
+            problems.append(f"{msg.text} ({msg.location.get('url')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
+
+
 @pytest.fixture(autouse=True)
 def _close_leftover_browser_contexts(request):
     """Close browser contexts a test opened itself (``browser.new_context()``) and left

@@ -8,6 +8,7 @@ from caredesk.tickets.views import agent_urls, attachments, portal_urls
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon),
     path("accounts/", include(accounts_views.urlpatterns)),
     path("agent/mail/", include("caredesk.mail.ledger_urls")),
     path("mail/", include("caredesk.mail.urls")),

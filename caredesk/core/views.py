@@ -1,6 +1,7 @@
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -19,3 +20,9 @@ def home(request: HttpRequest):
     if request.user.is_authenticated and request.user.is_agent:
         return redirect("agent:queue")
     return redirect("portal:tickets")
+
+
+@require_GET
+def favicon(request: HttpRequest):
+    """For pages without a ``<link rel="icon">`` (the admin): browsers ask for this."""
+    return redirect(static("caredesk/favicon.svg"), permanent=True)

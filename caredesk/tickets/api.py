@@ -32,6 +32,7 @@ from caredesk.api.writes import one_writer
 from . import access, lifecycle, queues
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
 from .models import Event, Message, Ticket
+from .views.attachments import as_download
 
 router = Router(tags=["tickets"])
 
@@ -598,17 +599,7 @@ def get_attachment(
 ) -> FileResponse:
     """The same check as the web page's link: the ticket must be visible to you, and an
     internal note's files only to agents."""
-    attachment = access.get_attachment_for(api_user(request), attachment_id)
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return as_download(access.get_attachment_for(api_user(request), attachment_id))
 
 
 # ---------------------------------------------------------------- agents

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from caredesk.tickets import lifecycle
-from caredesk.tickets.forms import MultipleFileField
+from caredesk.tickets.forms import GuidedFieldsMixin, MultipleFileField
 from caredesk.tickets.models import Ticket
 
 from .tokens import WidgetUser
@@ -62,7 +62,7 @@ def _textarea(rows: int) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows})
 
 
-class WidgetForm(forms.Form):
+class WidgetForm(GuidedFieldsMixin, forms.Form):
     email = forms.EmailField(
         label="Your email address",
         error_messages={"required": "Please give your email address, so that we can answer."},
@@ -132,12 +132,3 @@ class WidgetForm(forms.Form):
 
     def questions(self):
         return [self[name] for name in self.fields if name not in self.contact_fields]
-
-    def guided_fields(self) -> lifecycle.GuidedFields:
-        data = self.cleaned_data
-        return lifecycle.GuidedFields(
-            trying_to_do=data["trying_to_do"],
-            expected=data["expected"],
-            actual=data["actual"],
-            references=data["references"],
-        )

@@ -4,23 +4,19 @@ violation, the operations listed."""
 import pytest
 from playwright.sync_api import Page, expect
 
+from caredesk.conftest import watch_errors
+
 pytestmark = pytest.mark.browser
 
 
 def test_the_docs_page_renders_offline_under_the_csp(live_server, page: Page):
-    problems: list[str] = []
+    problems = watch_errors(page)
     outside: list[str] = []
-
-    def on_console(msg) -> None:
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.text} ({msg.location.get('url')})")
 
     def on_request(request) -> None:
         if not request.url.startswith(live_server.url) and not request.url.startswith("data:"):
             outside.append(request.url)
 
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("request", on_request)
 
     page.goto(live_server.url + "/api/v1/docs")

@@ -7,26 +7,14 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
-from caredesk.conftest import PASSWORD
+from caredesk.conftest import PASSWORD, watch_errors
 
 pytestmark = pytest.mark.browser
 
 
-def _watch_errors(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(msg) -> None:
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.text} ({msg.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
-
-
 def _signed_in(browser: Browser, live_server, user) -> tuple[Page, list[str]]:
     page = browser.new_context().new_page()
-    problems = _watch_errors(page)
+    problems = watch_errors(page)
     page.goto(live_server.url + reverse("login"))
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
-from caredesk.conftest import PASSWORD, PNG_BYTES
+from caredesk.conftest import PASSWORD, PNG_BYTES, watch_errors
 from caredesk.tickets.choices import Category, Status
 from caredesk.tickets.models import Ticket
 
@@ -17,16 +17,7 @@ pytestmark = pytest.mark.browser
 
 def _sign_in(browser: Browser, live_server, email: str) -> tuple[Page, list[str]]:
     page = browser.new_context().new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text)
-            if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    problems = watch_errors(page)
     page.goto(live_server.url + reverse("login"))
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)

@@ -2,13 +2,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest
 
 from caredesk.tickets.access import get_attachment_for
+from caredesk.tickets.models import Attachment
 
 
-@login_required
-def download(request: HttpRequest, pk: int) -> FileResponse:
-    """Attachments are always downloads, checked against who may see the ticket (404 if
-    not), never served as inline HTML: a screenshot named .html cannot run script here."""
-    attachment = get_attachment_for(request.user, pk)
+def as_download(attachment: Attachment) -> FileResponse:
+    """Always a download, never rendered: a screenshot named .html cannot run script
+    here (the web page's link and the API's attachment URL both answer with this)."""
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,
@@ -19,3 +18,9 @@ def download(request: HttpRequest, pk: int) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+def download(request: HttpRequest, pk: int) -> FileResponse:
+    """Checked against who may see the ticket (404 if not)."""
+    return as_download(get_attachment_for(request.user, pk))

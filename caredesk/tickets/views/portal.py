@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from caredesk.accounts.models import User
 from caredesk.tickets import access, lifecycle
 from caredesk.tickets.choices import Channel, Status
-from caredesk.tickets.forms import MultipleFileField
+from caredesk.tickets.forms import GuidedFieldsMixin, MultipleFileField
 from caredesk.tickets.models import Message, Ticket
 
 PAGE_SIZE = 25
@@ -61,7 +61,7 @@ def _textarea(rows: int = 4) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows})
 
 
-class NewTicketForm(AttachmentsMixin, forms.Form):
+class NewTicketForm(GuidedFieldsMixin, AttachmentsMixin, forms.Form):
     subject = forms.CharField(
         max_length=250,
         help_text="A few words that say what went wrong.",
@@ -93,15 +93,6 @@ class NewTicketForm(AttachmentsMixin, forms.Form):
     )
 
     field_order = ["subject", "trying_to_do", "expected", "actual", "references", "attachments"]
-
-    def guided_fields(self) -> lifecycle.GuidedFields:
-        data = self.cleaned_data
-        return lifecycle.GuidedFields(
-            trying_to_do=data["trying_to_do"],
-            expected=data["expected"],
-            actual=data["actual"],
-            references=data["references"],
-        )
 
 
 class ReplyForm(AttachmentsMixin, forms.Form):

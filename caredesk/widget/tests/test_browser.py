@@ -17,7 +17,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
-from caredesk.conftest import PASSWORD, PNG_BYTES
+from caredesk.conftest import PASSWORD, PNG_BYTES, watch_errors
 from caredesk.tickets.choices import Channel
 from caredesk.tickets.models import Ticket
 from caredesk.widget.tokens import sign_user_token
@@ -67,6 +67,7 @@ def host_site(live_server, tmp_path, settings):
     """A second origin serving a page that embeds the widget; it may frame the form."""
     (tmp_path / "index.html").write_text(HOST_PAGE.replace("{desk}", live_server.url))
     (tmp_path / "host.css").write_text(HOST_CSS)
+    (tmp_path / "favicon.ico").write_bytes(PNG_BYTES)  # the browser asks the host for one
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,22 +78,10 @@ def host_site(live_server, tmp_path, settings):
     server.server_close()
 
 
-def _watch_errors(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(msg) -> None:
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
-            problems.append(f"{msg.text} ({msg.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
-
-
 def test_a_requester_sends_a_ticket_with_a_pasted_screenshot_and_an_agent_sees_it(
     live_server, host_site, page: Page, agent
 ):
-    problems = _watch_errors(page)
+    problems = watch_errors(page)
     page.goto(f"{host_site}/index.html?tab=volunteers")
 
     launcher = page.get_by_role("button", name="Need help?")
@@ -213,7 +202,7 @@ def test_a_signed_in_platform_user_is_not_asked_for_an_email(
         "data-caredesk async", f'data-caredesk async data-user-token="{token}"'
     )
     (tmp_path / "signed.html").write_text(page_html)
-    problems = _watch_errors(page)
+    problems = watch_errors(page)
     page.goto(f"{host_site}/signed.html")
 
     page.get_by_role("button", name="Need help?").click()
