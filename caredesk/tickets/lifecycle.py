@@ -15,7 +15,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Value, When
-from django.template.defaultfilters import filesizeformat
+from django.template.defaultfilters import filesizeformat, pluralize
 from django.utils import timezone
 
 from caredesk.accounts.models import User
@@ -87,7 +87,8 @@ def validate_uploads(uploads: Sequence[Upload]) -> None:
     limit = settings.ATTACHMENT_MAX_BYTES
     if len(uploads) > settings.ATTACHMENTS_PER_MESSAGE:
         raise TransitionError(
-            f"At most {settings.ATTACHMENTS_PER_MESSAGE} attachments per message."
+            f"At most {settings.ATTACHMENTS_PER_MESSAGE} "
+            f"attachment{pluralize(settings.ATTACHMENTS_PER_MESSAGE)} per message."
         )
     for upload in uploads:
         if upload.size > limit:

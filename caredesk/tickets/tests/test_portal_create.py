@@ -121,7 +121,7 @@ def test_it_refuses_too_many_files(client, alice, settings):
     )
 
     assert response.status_code == 400
-    assert "At most 1 attachments per message." in response.content.decode()
+    assert "At most 1 attachment per message." in response.content.decode()
     assert not Ticket.objects.exists()
 
 

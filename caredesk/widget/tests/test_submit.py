@@ -301,7 +301,7 @@ def test_too_many_screenshots_are_refused(client, form_data, settings):
     response = client.post(URL, {**form_data(), "screenshots": [png_upload(), png_upload()]})
 
     assert response.status_code == 400
-    assert "At most 1 attachments" in response.content.decode()
+    assert "At most 1 attachment per message" in response.content.decode()
     assert _nothing_stored(users)
 
 
