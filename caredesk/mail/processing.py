@@ -106,7 +106,7 @@ def process_message(inbound: InboundMessage) -> str:
 
 
 def _process_batch(batch: list[InboundMessage]) -> None:
-    interrupted = batch[0].leased_until is not None  # then the batch is that one alone
+    interrupted = int(batch[0].leased_until is not None)  # then the batch is that one alone
     batch[0].interruptions += interrupted
     # Committed before any work: a worker that dies from here on leaves the mark.
     InboundMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
