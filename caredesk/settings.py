@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "caredesk.core.context_processors.site",
+                "caredesk.mail.context_processors.quarantine",
             ],
         },
     },

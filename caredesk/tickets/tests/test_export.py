@@ -4,6 +4,7 @@ import json
 from django.core.management import call_command
 
 from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import MessageKind
 
 
 def _export() -> list[dict]:
@@ -14,8 +15,18 @@ def _export() -> list[dict]:
 
 def test_it_exports_every_ticket_with_messages_attachments_and_events(alice, agent, make_ticket):
     first = make_ticket(alice, with_screenshot=True)
-    lifecycle.agent_reply(first, agent, "Thanks, looking", internal=False)
+    reply = lifecycle.agent_reply(first, agent, "Thanks, looking", internal=False)
     lifecycle.agent_reply(first, agent, "internal thought", internal=True)
+    lifecycle.record_automatic_mail(
+        first,
+        kind=MessageKind.AUTO_REPLY,
+        body="Out of office until Monday",
+        author=alice,
+        message_id="ooo-1@acme.test",
+    )
+    lifecycle.record_automatic_mail(
+        first, kind=MessageKind.BOUNCE, body="Delivery to jo@acme.test failed (5.1.1)"
+    )
     second = make_ticket(alice, subject="Second")
     rows = _export()
     assert [r["number"] for r in rows] == [first.pk, second.pk]
@@ -23,10 +34,19 @@ def test_it_exports_every_ticket_with_messages_attachments_and_events(alice, age
     assert row["subject"] == first.subject
     assert row["status"] == "open" and row["channel"] == "portal"
     assert row["requester"] == "alice@acme.test" and row["organization"] == "Acme Network"
-    assert [(m["kind"], m["author"]) for m in row["messages"]] == [
-        ("reply", "alice@acme.test"),
-        ("reply", "agent@caredesk.test"),
-        ("note", "agent@caredesk.test"),
+    reply.refresh_from_db()
+    assert reply.message_id  # the Message-ID of the email that carried the reply
+    exported = [(m["kind"], m["author"], m["internal"], m["message_id"]) for m in row["messages"]]
+    assert exported == [
+        ("reply", "alice@acme.test", False, None),
+        ("reply", "agent@caredesk.test", False, reply.message_id),
+        ("note", "agent@caredesk.test", True, None),
+        ("auto_reply", "alice@acme.test", True, "ooo-1@acme.test"),
+        ("bounce", None, True, None),
+    ]
+    assert [m["text"] for m in row["messages"][3:]] == [
+        "Out of office until Monday",
+        "Delivery to jo@acme.test failed (5.1.1)",
     ]
     attachment = row["messages"][0]["attachments"][0]
     assert attachment["filename"] == "screenshot.png"
@@ -37,6 +57,8 @@ def test_it_exports_every_ticket_with_messages_attachments_and_events(alice, age
         ("status", "open"),
         ("replied", ""),
         ("noted", ""),
+        ("recorded", "auto_reply"),
+        ("recorded", "bounce"),
     ]
 
 
