@@ -208,10 +208,40 @@ ANYMAIL = {
     if value  # unset stays unset: an empty signing key would accept forged posts
 }
 
-# Email (outbound goes through the outbox, delivered by the worker)
+
+# Email (outbound goes through the outbox, delivered by the worker). SMTP by default; or
+# a provider's HTTP API through django-anymail, with EMAIL_BACKEND set to
+# anymail.backends.mailgun.EmailBackend (or anymail.backends.postmark.EmailBackend) and
+# that provider's variables. They become the backend's OPTIONS, not ANYMAIL settings:
+# anymail's Mailgun inbound webhook would take MAILGUN_API_KEY as its signing key while
+# MAILGUN_WEBHOOK_SIGNING_KEY is unset.
+# (Amazon SES would need boto3, which caredesk does not install.)
+def _anymail_options(backend: str) -> dict[str, str]:
+    """OPTIONS for EMAIL_BACKEND when it is an anymail backend, from its provider's variables.
+    Unset ones are left out: anymail then uses its default, or names the missing one in
+    the error that fails the send (shown on the ticket)."""
+    variables = {
+        # module in anymail.backends: {backend option: (variable, reader)}
+        "mailgun": {
+            "api_key": ("MAILGUN_API_KEY", envsecret),
+            "sender_domain": ("MAILGUN_SENDER_DOMAIN", envstr),  # default: the From domain
+            "api_url": ("MAILGUN_API_URL", envstr),  # EU: https://api.eu.mailgun.net/v3
+        },
+        "postmark": {
+            "server_token": ("POSTMARK_SERVER_TOKEN", envsecret),
+        },
+    }
+    if not backend.startswith("anymail.backends."):
+        return {}
+    provider = backend.removeprefix("anymail.backends.").partition(".")[0]
+    options = {option: read(name) for option, (name, read) in variables.get(provider, {}).items()}
+    return {option: value for option, value in options.items() if value}
+
+
+_email_backend = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 MAILERS = {
     "default": {
-        "BACKEND": envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),
+        "BACKEND": _email_backend,
         "OPTIONS": {
             "host": envstr("EMAIL_HOST", "localhost"),
             "port": envint("EMAIL_PORT", 25),
@@ -223,8 +253,8 @@ MAILERS = {
         },
     }
 }
-if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
-    MAILERS["default"]["OPTIONS"] = {}
+if not _email_backend.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = _anymail_options(_email_backend)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <{CAREDESK_SUPPORT_ADDRESSES[0]}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -111,16 +111,24 @@ def _deliver_kind(model: type[Delivery], send: Callable, limit: int) -> int:
             send(row)
         except TransportError as exc:
             log.warning("outbox: %s %s failed: %s", model.__name__, row.pk, exc)
-            failed = exc.permanent or row.attempts >= MAX_ATTEMPTS
+            error, permanent = str(exc), exc.permanent
+        except Exception as exc:
+            # Transports turn the failures they know into TransportError; anything else is
+            # unforeseen: retry it like a transient failure (a bug may be fixed by then) and
+            # carry on with the other rows.
+            log.exception("outbox: %s %s failed unexpectedly", model.__name__, row.pk)
+            error, permanent = f"{type(exc).__name__}: {exc}", False
+        else:
             mine.update(
-                status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-                last_error=str(exc)[:2000],
-                next_attempt_at=timezone.now() + backoff(row.attempts),
-                leased_until=None,
+                status=DeliveryStatus.SENT, sent_at=timezone.now(), leased_until=None, last_error=""
             )
+            sent += 1
             continue
+        failed = permanent or row.attempts >= MAX_ATTEMPTS
         mine.update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now(), leased_until=None, last_error=""
+            status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
+            last_error=error[:2000],
+            next_attempt_at=timezone.now() + backoff(row.attempts),
+            leased_until=None,
         )
-        sent += 1
     return sent
