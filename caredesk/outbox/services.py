@@ -95,10 +95,13 @@ def deliver_due(limit: int = 50) -> int:
 
 
 def _deliver_kind(model: type[Delivery], send: Callable, limit: int) -> int:
-    now = timezone.now()
-    due = _due(model, now).order_by("next_attempt_at")[:limit]
+    due = _due(model, timezone.now()).order_by("next_attempt_at")[:limit]
     sent = 0
     for row in due:
+        # The lease runs from the claim, not from the start of the sweep: after slow
+        # sends, a lease counted from then could be over before its row is sent, and
+        # another worker could send the row again.
+        now = timezone.now()
         lease_until = now + LEASE
         claimed = model.objects.filter(
             _unleased(now), pk=row.pk, status=DeliveryStatus.PENDING

@@ -269,3 +269,28 @@ def test_rows_held_by_other_workers_do_not_use_up_the_batch(db):
 
     assert deliver_due(limit=1) == 1
     assert [m.subject for m in mail.outbox] == ["free"]
+
+
+def test_each_lease_runs_from_its_own_claim_however_slow_the_sends_before_it(db, monkeypatch):
+    """With sends that take minutes, a lease counted from the start of the sweep would
+    already be over when a later row is claimed: another worker could send it too."""
+    from caredesk.outbox import services
+    from caredesk.outbox.models import OutboundEmail as Email
+
+    rows = [_email(subject=f"Slow {i}") for i in range(3)]
+    clock = [timezone.now()]
+
+    def now():
+        return clock[0]
+
+    def slow_send(row):  # each send takes three minutes of the (fake) clock
+        leased_until = Email.objects.get(pk=row.pk).leased_until
+        held.append(leased_until > clock[0])
+        clock[0] += timedelta(minutes=3)
+
+    held: list[bool] = []
+    monkeypatch.setattr(services.timezone, "now", now)
+    monkeypatch.setattr(services, "TRANSPORTS", [(Email, slow_send)])
+    assert deliver_due() == 3
+    assert held == [True, True, True]
+    assert all(_reload(r).status == DeliveryStatus.SENT for r in rows)
