@@ -66,15 +66,17 @@ class GuidedFields:
     references: str = ""
 
 
+EVENT_VALUE_MAX = Event._meta.get_field("to_value").max_length
+
+
 def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_value="", **data):
-    return Event.objects.create(
-        ticket=ticket,
-        actor=actor,
-        kind=kind,
-        from_value=str(from_value),
-        to_value=str(to_value),
-        data=data,
-    )
+    values = {}
+    for name, value in (("from_value", str(from_value)), ("to_value", str(to_value))):
+        if len(value) > EVENT_VALUE_MAX:  # e.g. a 254-character address: never a crash
+            data[name] = value  # the whole of it; the column shows its start
+            value = value[: EVENT_VALUE_MAX - 1] + "…"
+        values[name] = value
+    return Event.objects.create(ticket=ticket, actor=actor, kind=kind, data=data, **values)
 
 
 def _require_agent(user: User, action: str) -> None:

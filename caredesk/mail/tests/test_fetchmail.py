@@ -10,8 +10,10 @@ import uuid
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError, transaction
 from imap_tools import AND
 
+from caredesk.mail import intake
 from caredesk.mail.choices import Transport
 from caredesk.mail.models import InboundMessage, Mailbox
 
@@ -233,3 +235,59 @@ def test_without_once_it_polls_until_sigterm(imap_account):
 
     assert stored() == [raw]
     assert signal.getsignal(signal.SIGTERM) == previous  # the command restored it
+
+
+def subjects(account, folder: str = "INBOX", criteria="ALL") -> list[str]:
+    with account.client(folder) as client:
+        return [msg.subject for msg in client.fetch(criteria, mark_seen=False)]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: no test transaction to hide them
+@pytest.mark.parametrize("move_to", ["", "caredesk/Done"], ids=["mark-seen", "move"])
+def test_a_message_leaves_the_unseen_set_only_once_its_bytes_are_committed(
+    imap_account, monkeypatch, move_to
+):
+    """The database fails while the 2nd of three messages is stored (its row is written,
+    then the commit fails). The poll stops there rather than skip it: the 1st is stored
+    and marked seen (or moved); the 2nd and the 3rd stay unseen in the INBOX and are not
+    stored, so nothing is lost and arrival order is kept; the mailbox's last_error says
+    why. Once the database works again, the next poll stores the 2nd and the 3rd, each
+    exactly once, and the 1st is not fetched again."""
+    account = imap_account()
+    one, two, three = eml("One"), eml("Two"), eml("Three")
+    deliver(account, one, two, three)
+    mailbox = mailbox_for(account, move_to=move_to)
+    real_receive = intake.receive
+
+    def receive_failing_on_two(raw, **kwargs):
+        if raw != two:
+            return real_receive(raw, **kwargs)
+        with transaction.atomic():
+            real_receive(raw, **kwargs)  # written, not yet committed ...
+            raise OperationalError("simulated: connection to the database lost at commit")
+
+    def taken() -> list[str]:  # what left the unseen set: moved, or marked seen
+        if move_to:
+            return subjects(account, move_to)
+        return subjects(account, criteria=AND(seen=True))
+
+    monkeypatch.setattr(intake, "receive", receive_failing_on_two)
+    call_command("fetchmail", "--once")
+
+    assert stored() == [one]
+    assert taken() == ["One"]
+    assert subjects(account, criteria=AND(seen=False)) == ["Two", "Three"]
+    assert subjects(account) == (["Two", "Three"] if move_to else ["One", "Two", "Three"])
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == (
+        "OperationalError: simulated: connection to the database lost at commit"
+    )
+
+    monkeypatch.setattr(intake, "receive", real_receive)  # the database is back
+    call_command("fetchmail", "--once")
+
+    assert stored() == [one, two, three]
+    assert taken() == ["One", "Two", "Three"]
+    assert subjects(account, criteria=AND(seen=False)) == []
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == ""

@@ -1,5 +1,9 @@
 """process_message(): every stored message ends as exactly one recorded outcome."""
 
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
 import pytest
 
 from caredesk.accounts.models import User
@@ -189,6 +193,19 @@ def test_mail_without_sender_is_quarantined_and_can_be_retried():
     assert inbound.outcome == Outcome.NEW_TICKET and inbound.attempts == 2
 
 
+def test_a_sender_address_longer_than_any_mail_address_is_quarantined_saying_so():
+    """Over 254 characters it is no mailbox, and cannot be a requester's account: the
+    message is held with that reason on every database (PostgreSQL used to refuse the
+    account with a DataError traceback while SQLite made a ticket of it)."""
+    sender = "a" * 300 + "@acme.test"
+    raw = b"From: " + sender.encode() + b"\r\nSubject: Hello\r\n\r\nHi there\r\n"
+    inbound = deliver(raw)
+    assert (inbound.state, inbound.outcome) == (State.QUARANTINED, Outcome.QUARANTINED)
+    assert inbound.error.startswith("The sender address is 310 characters long")
+    assert inbound.sender == sender and bytes(inbound.raw) == raw
+    assert not Ticket.objects.exists() and not User.objects.filter(email=sender).exists()
+
+
 def test_cc_people_are_copied_and_may_reply():
     first = deliver(build(cc="carol@acme.test"))
     assert first.ticket.cc == ["carol@acme.test"]
@@ -219,6 +236,140 @@ def test_agents_see_why_a_mail_landed_on_the_ticket(client, agent):
     page = client.get(f"/agent/tickets/{first.ticket.pk}/").text
     assert "no reply address, known Message-ID or ticket tag matched" in page
     assert "email threaded by In-Reply-To / References header" in page
+
+
+class _Folding(HTMLParser):
+    """The text of one ``<article id=...>`` of a page: what shows, what is folded inside
+    ``<details>`` (and its ``<summary>``), and whether each ``<details>`` starts open."""
+
+    def __init__(self, article_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.article_id = article_id
+        self.inside = self.found = False
+        self.details = self.summary = 0
+        self.shown: list[str] = []
+        self.folded: list[str] = []
+        self.summaries: list[str] = []
+        self.opened: list[bool] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "article" and attrs.get("id") == self.article_id:
+            self.inside = self.found = True
+        elif self.inside and tag == "details":
+            self.details += 1
+            self.opened.append("open" in attrs)
+        elif self.inside and tag == "summary":
+            self.summary += 1
+
+    def handle_endtag(self, tag):
+        if not self.inside:
+            return
+        if tag == "article":
+            self.inside = False
+        elif tag == "details":
+            self.details -= 1
+        elif tag == "summary":
+            self.summary -= 1
+
+    def handle_data(self, data):
+        if not self.inside:
+            return
+        if self.summary:
+            self.summaries.append(data)
+        elif self.details:
+            self.folded.append(data)
+        else:
+            self.shown.append(data)
+
+
+def _article(page: str, article_id: str) -> _Folding:
+    parser = _Folding(article_id)
+    parser.feed(page)
+    parser.close()
+    assert parser.found, f"no <article id={article_id!r}> on the page"
+    return parser
+
+
+def test_a_gmail_reply_shows_its_new_text_with_the_quoted_history_folded(client, agent):
+    """A real Gmail reply (multipart/alternative, quoted-printable, "On ... wrote:" then
+    "> " lines) to an agent's answer: the ticket message is the new text alone, the
+    history is kept beside it, and both the agent's page and the requester's portal page
+    show the new text with the history folded away in a closed <details>."""
+    from caredesk.conftest import PASSWORD
+    from caredesk.mail.parsing import parse
+
+    first = deliver(
+        build(
+            sender="Lucía Fernández <lucia.fernandez@gmail.com>",
+            subject="Password reset link not working",
+            body="The password reset link says it has expired.",
+        )
+    )
+    ticket = first.ticket
+    lifecycle.agent_reply(
+        ticket,
+        agent,
+        "Hello Lucía,\n\nCould you please request a new link and open it within 15 "
+        "minutes?\n\nBest regards,\nAcme Support",
+    )
+    answer = OutboundEmail.objects.get(subject__startswith="Re:")
+    # The sample as Gmail sent it, answering that mail: its threading headers and subject
+    # tag point at this ticket instead of the ones it was captured with.
+    raw = (Path(__file__).parent / "samples" / "gmail_reply_with_quote.eml").read_bytes()
+    raw = re.sub(
+        rb"(?m)^References: .*$",
+        b"References: " + f"{answer.headers['References']} {answer.headers['Message-ID']}".encode(),
+        raw,
+    )
+    raw = re.sub(
+        rb"(?m)^In-Reply-To: .*$", b"In-Reply-To: " + answer.headers["Message-ID"].encode(), raw
+    )
+    raw = raw.replace(b"[#1043]", f"[#{ticket.pk}]".encode())
+
+    reply = deliver(raw)
+
+    assert (reply.outcome, reply.reason, reply.ticket) == (
+        Outcome.FOLLOW_UP,
+        Reason.HEADER,
+        ticket,
+    )
+    message = reply.ticket_message
+    assert message.body == (
+        "Hi,\n\n"
+        "I tried what you suggested, but the reset link still says it has expired.\n"
+        "It happens in Chrome and Firefox \u2013 screenshot below is from Chrome.\n\n"
+        "Thanks,\n"
+        "Lucía"
+    )
+    assert message.quoted.startswith(
+        "On Mon, Mar 4, 2024 at 4:02 PM Acme Support <support@helpdesk.example.com>\nwrote:"
+    )
+    assert "> Could you please request a new link and open it within 15 minutes?" in (
+        message.quoted
+    )
+    # Nothing of the text was dropped: new part and history are the whole of it.
+    assert f"{message.body}\n\n{message.quoted}" == parse(raw).text.strip()
+    assert bytes(reply.raw) == raw
+
+    client.login(username=agent.email, password=PASSWORD)
+    agent_page = client.get(f"/agent/tickets/{ticket.pk}/")
+    client.logout()
+    client.force_login(message.author)  # Lucía: her account came with her first email
+    portal_page = client.get(f"/portal/tickets/{ticket.pk}/")
+
+    for page, article_id in (
+        (agent_page, f"message-{message.pk}"),
+        (portal_page, f"m{message.pk}"),
+    ):
+        assert page.status_code == 200
+        article = _article(page.text, article_id)
+        shown, folded = "".join(article.shown), "".join(article.folded)
+        assert message.body in shown
+        assert "Could you please request a new link" not in shown
+        assert message.quoted in folded
+        assert article.opened == [False]  # one <details>, closed until clicked
+        assert "".join(article.summaries).strip()  # with a label to click
 
 
 def test_a_failed_send_is_visible_on_the_ticket(client, agent):

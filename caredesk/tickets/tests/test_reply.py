@@ -101,3 +101,24 @@ def test_agent_cannot_reply_on_closed_ticket(ticket, agent):
 def test_requester_cannot_post_as_agent(ticket, alice):
     with pytest.raises(lifecycle.TransitionError, match="Only support agents"):
         lifecycle.agent_reply(ticket, alice, "I am support now", internal=True)
+
+
+def test_copying_someone_in_records_it_on_the_timeline(ticket, agent):
+    lifecycle.copy_person(ticket, "  Carol@Acme.test ", by=agent, reason="asked to be copied")
+    lifecycle.copy_person(ticket, "carol@acme.test", by=agent, reason="again")  # no-op
+    ticket.refresh_from_db()
+    assert ticket.cc == ["carol@acme.test"]
+    event = ticket.events.get(kind=EventKind.COPIED)
+    assert (event.to_value, event.data) == ("carol@acme.test", {"reason": "asked to be copied"})
+
+
+def test_a_value_longer_than_the_timeline_column_is_kept_whole_in_the_event(ticket, agent):
+    """A 254-character address (the longest a mail address may be) did not fit the
+    250-character column: on PostgreSQL the reply that copied it in failed."""
+    address = f"{'x' * 64}@{'d' * 63}.{'e' * 63}.{'f' * 56}.test"
+    assert len(address) == 254
+    lifecycle.copy_person(ticket, address, by=agent, reason="colleague")
+    event = ticket.events.get(kind=EventKind.COPIED)
+    assert len(event.to_value) == 250 and event.to_value.endswith("…")
+    assert address.startswith(event.to_value[:-1])
+    assert event.data["to_value"] == address
