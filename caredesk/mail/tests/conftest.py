@@ -1,10 +1,16 @@
 """A private Dovecot IMAP server for the fetchmail tests.
 
-Started once per test session (per xdist worker) on a free loopback port, from a config
-written to a temporary directory: no system service, no TLS, plaintext logins, a
-passwd-file with numbered accounts (``box01`` ... ``box40``, password ``secret``) and a
-Maildir per account. Each test takes fresh accounts with ``imap_account()``, so tests
-never see each other's mail.
+Started once per test session (per xdist worker) from a config written to a temporary
+directory: no system service, a passwd-file with numbered accounts (``box01`` ...
+``box40``, password ``secret``) and a Maildir per account. Each test takes fresh
+accounts with ``imap_account()``, so tests never see each other's mail.
+
+It listens on two free loopback ports: plain IMAP (no STARTTLS needed: plaintext logins
+are allowed) and IMAP over implicit TLS, as Gmail and Microsoft 365 serve it on 993. The
+TLS certificate is made for the session with ``openssl`` (Dovecot's own dependency): a
+throwaway CA (``Dovecot.ca_file``, trusted only by tests that say so, e.g. through
+``SSL_CERT_FILE``) and a server certificate for ``DNS:localhost`` only, so connecting
+to ``127.0.0.1`` instead is a name mismatch.
 
 Dovecot must be installed (``make test`` installs ``dovecot-imapd``): without it the
 tests that need it fail and say so; they are not skipped.
@@ -16,6 +22,7 @@ import grp
 import itertools
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -27,14 +34,32 @@ import pytest
 from imap_tools import MailBoxUnencrypted
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 PASSWORD = "secret"
 ACCOUNTS = 40
+TLS_HOST = "localhost"  # the only name in the server certificate
+
+
+@dataclass(frozen=True)
+class Dovecot:
+    """Where it listens: 127.0.0.1 only. Where ``tls_host`` (localhost) resolves to ::1
+    first, that connection is refused at once and the client goes on to 127.0.0.1."""
+
+    host: str  # 127.0.0.1
+    port: int  # plain IMAP
+    tls_host: str  # TLS_HOST, the certificate's name
+    tls_port: int  # IMAP over implicit TLS ("IMAPS")
+    ca_file: Path  # the throwaway CA that signed the server certificate
 
 
 @dataclass
 class ImapAccount:
+    """A test account; ``client()`` reaches it over plain IMAP (to deliver, to check)."""
+
     host: str
     port: int
+    tls_host: str
+    tls_port: int
     username: str
     password: str = PASSWORD
 
@@ -50,7 +75,55 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _config(root: Path, port: int) -> str:
+_OPENSSL_CONFIG = f"""
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:{TLS_HOST}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def _make_certificates(tls: Path) -> None:
+    """ca.pem (and its key), server.pem and server.key, signed by it, for TLS_HOST.
+
+    P-256 keys: generated instantly, unlike RSA. The extensions are those Python 3.13's
+    default context insists on (VERIFY_X509_STRICT): a CA with key usage and a subject
+    key identifier, a leaf with an authority key identifier. The keys stay private to
+    the user running the tests (0600): Dovecot's config process, which runs as that
+    user, reads ``ssl_key = <file`` and hands the key to the login processes (dovenull).
+    """
+    tls.mkdir()
+    (tls / "openssl.cnf").write_text(_OPENSSL_CONFIG)
+
+    def openssl(*args: str) -> None:
+        done = subprocess.run(  # noqa: S603 (our own argv)
+            [OPENSSL, *args], cwd=tls, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            pytest.fail(f"openssl {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+    new_key = ("-config", "openssl.cnf", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")
+    openssl("req", "-x509", *new_key, "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-subj", "/CN=caredesk test CA", "-extensions", "ca", "-days", "2")  # fmt: skip
+    openssl("req", "-new", *new_key, "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", f"/CN={TLS_HOST}")  # fmt: skip
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-set_serial", str(secrets.randbits(63)), "-out", "server.pem",
+            "-extfile", "openssl.cnf", "-extensions", "server", "-days", "2")  # fmt: skip
+
+
+def _config(root: Path, port: int, tls_port: int) -> str:
     if os.geteuid() == 0:
         # Dovecot refuses to run mail processes as root: they run as nobody, the
         # internal and login processes as Debian's dovecot and dovenull users.
@@ -66,7 +139,9 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{root}/tls/server.pem
+ssl_key = <{root}/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -94,7 +169,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -115,11 +192,13 @@ service stats {{
 """
 
 
-def _wait_until_listening(process: subprocess.Popen, root: Path, port: int) -> None:
+def _wait_until_listening(process: subprocess.Popen, root: Path, *ports: int) -> None:
     for _ in range(300):  # it starts in well under a second; give up after 30 s
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+            for port in ports:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    pass
+            return
         except OSError:
             try:
                 process.wait(0.1)
@@ -133,12 +212,12 @@ def _wait_until_listening(process: subprocess.Popen, root: Path, port: int) -> N
         for path in (root / "dovecot.out", root / "dovecot.log")
         if path.exists()
     )
-    pytest.fail(f"Dovecot did not start on 127.0.0.1:{port}:\n{logs}")
+    pytest.fail(f"Dovecot did not start on 127.0.0.1, ports {ports}:\n{logs}")
 
 
 @pytest.fixture(scope="session")
 def dovecot():
-    """(host, port) of a running private Dovecot; stopped at the end of the session."""
+    """A running private Dovecot (a ``Dovecot``); stopped at the end of the session."""
     if not os.access(DOVECOT, os.X_OK):
         pytest.fail(
             "Dovecot is not installed: the fetchmail tests run a private Dovecot IMAP "
@@ -156,9 +235,12 @@ def dovecot():
     (root / "passwd").write_text(
         "".join(f"box{n:02}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, ACCOUNTS + 1))
     )
-    port = _free_port()
+    _make_certificates(root / "tls")
+    port = tls_port = _free_port()
+    while tls_port == port:
+        tls_port = _free_port()
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port))
+    conf.write_text(_config(root, port, tls_port))
     output = (root / "dovecot.out").open("wb")  # a pipe nobody reads could fill up
     process = subprocess.Popen(  # noqa: S603 (our own argv)
         [DOVECOT, "-F", "-c", str(conf)],
@@ -167,8 +249,8 @@ def dovecot():
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_until_listening(process, root, port)
-        yield "127.0.0.1", port
+        _wait_until_listening(process, root, port, tls_port)
+        yield Dovecot("127.0.0.1", port, TLS_HOST, tls_port, root / "tls" / "ca.pem")
     finally:
         process.terminate()
         try:
@@ -186,12 +268,13 @@ _numbers = itertools.count(1)
 @pytest.fixture
 def imap_account(dovecot):
     """imap_account() -> ImapAccount: a fresh, empty account on the private Dovecot."""
-    host, port = dovecot
 
     def take() -> ImapAccount:
         number = next(_numbers)
         if number > ACCOUNTS:
             raise RuntimeError(f"only {ACCOUNTS} test IMAP accounts: raise ACCOUNTS")
-        return ImapAccount(host, port, f"box{number:02}")
+        return ImapAccount(
+            dovecot.host, dovecot.port, dovecot.tls_host, dovecot.tls_port, f"box{number:02}"
+        )
 
     return take

@@ -291,3 +291,86 @@ def test_a_message_leaves_the_unseen_set_only_once_its_bytes_are_committed(
     assert subjects(account, criteria=AND(seen=False)) == []
     mailbox.refresh_from_db()
     assert mailbox.last_error == ""
+
+
+# Over TLS, as Gmail and Microsoft 365 serve IMAP (port 993, implicit TLS). The private
+# Dovecot's certificate is for "localhost", signed by a throwaway CA that the system does
+# not know; a test trusts it through SSL_CERT_FILE, which ssl.create_default_context()
+# (fetch.connect) reads when it loads the default verify paths.
+
+
+def tls_mailbox_for(account, name: str = "support-tls", **fields) -> Mailbox:
+    tls = {"host": account.tls_host, "port": account.tls_port, "use_ssl": True}
+    return mailbox_for(account, name, **{**tls, **fields})
+
+
+def test_it_polls_over_tls_with_a_trusted_certificate(imap_account, dovecot, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
+    account = imap_account()
+    raws = [eml("Over TLS"), eml("Also over TLS")]
+    deliver(account, *raws)
+    mailbox = tls_mailbox_for(account)
+
+    call_command("fetchmail", "--once")
+
+    assert stored() == raws
+    assert set(InboundMessage.objects.values_list("mailbox", flat=True)) == {"support-tls"}
+    with account.client() as client:
+        assert client.uids(AND(seen=False)) == []
+        assert len(client.uids("ALL")) == 2  # marked, not removed
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == ""
+    assert mailbox.last_polled_at is not None
+
+    call_command("fetchmail", "--once")  # nothing new
+    assert stored() == raws
+
+
+def assert_refused_over_tls(account, mailbox: Mailbox, caplog) -> str:
+    """The poll failed, nothing is stored, the message is still unseen on the server;
+    returns ``last_error``, which names a certificate verification failure."""
+    with caplog.at_level(logging.WARNING, logger="caredesk.mail.fetch"):
+        call_command("fetchmail", "--once")  # no exception
+
+    assert not InboundMessage.objects.exists()
+    with account.client() as client:
+        assert [msg.subject for msg in client.fetch(AND(seen=False), mark_seen=False)] == [
+            "Must not be read"
+        ]
+    mailbox.refresh_from_db()
+    assert mailbox.last_polled_at is not None
+    assert mailbox.last_error.startswith(
+        "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+    )
+    assert f"{mailbox.name}: polling failed: SSLCertVerificationError" in caplog.text
+    return mailbox.last_error
+
+
+def test_a_certificate_from_an_unknown_ca_is_refused(imap_account, dovecot, monkeypatch, caplog):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the system's CAs only
+    account = imap_account()
+    deliver(account, eml("Must not be read"))
+    mailbox = tls_mailbox_for(account)
+
+    error = assert_refused_over_tls(account, mailbox, caplog)
+    assert "unable to get local issuer certificate" in error
+
+    # Only the trust was missing: once the CA is trusted, the mail arrives.
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
+    call_command("fetchmail", "--once")
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == ""
+    assert InboundMessage.objects.count() == 1
+
+
+def test_a_certificate_for_another_name_is_refused(imap_account, dovecot, monkeypatch, caplog):
+    """The same server and port, reached as 127.0.0.1: a trusted CA, but the certificate
+    is only for "localhost", and the host name is checked."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
+    account = imap_account()
+    deliver(account, eml("Must not be read"))
+    assert dovecot.host == "127.0.0.1" != account.tls_host
+    mailbox = tls_mailbox_for(account, host=dovecot.host)
+
+    error = assert_refused_over_tls(account, mailbox, caplog)
+    assert "IP address mismatch, certificate is not valid for '127.0.0.1'" in error
