@@ -19,7 +19,9 @@ class IdempotencyRecord(models.Model):
     is part of what re-derives the token on a replay (see ``caredesk/accounts/api.py``).
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # idempotency_user_key
     key_hash = models.CharField(max_length=64)
     # SHA-256 of the method, the path and the body (multipart: fields and file hashes).
     fingerprint = models.CharField(max_length=64)

@@ -34,7 +34,12 @@ class InboundMessage(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     ticket = models.ForeignKey(
-        "tickets.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "tickets.Ticket",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # inbound_ticket_id
     )
     ticket_message = models.ForeignKey(
         "tickets.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

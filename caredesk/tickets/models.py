@@ -20,12 +20,21 @@ class Ticket(models.Model):
     """A support request. Its primary key is the human-facing number (#1234)."""
 
     subject = models.CharField(max_length=250)
+    # db_index=False on foreign keys whose lookups an index in Meta already serves (it
+    # starts with the same column): a second index would only cost writes and disk.
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="requested_tickets",
+        db_index=False,  # ticket_requester_id
     )
     # Snapshot of the requester's organization when the ticket was opened.
     organization = models.ForeignKey(
-        "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,  # ticket_org_id
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     category = models.CharField(
@@ -39,6 +48,7 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_tickets",
+        db_index=False,  # ticket_assignee_status_id
     )
     # The guided questions every intake form asks.
     trying_to_do = models.TextField("What were you trying to do?", blank=True)
@@ -100,7 +110,9 @@ class Ticket(models.Model):
 class Message(models.Model):
     """One entry of the conversation: a public reply or an internal note."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )  # message_ticket_order
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -154,7 +166,9 @@ class Attachment(models.Model):
 class Event(models.Model):
     """One row per change of a ticket: who, when, what, from → to (audit trail and timeline)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", db_index=False
+    )  # event_ticket_order
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -178,7 +192,9 @@ class Event(models.Model):
 class Presence(models.Model):
     """Who is looking at or replying to a ticket right now (heartbeat from the ticket page)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # presence_ticket_user
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     activity = models.CharField(max_length=8, choices=Activity.choices)
     seen_at = models.DateTimeField(default=timezone.now)
