@@ -25,6 +25,7 @@ import email
 import email.policy
 import email.utils
 import functools
+import hashlib
 import mimetypes
 import re
 from dataclasses import dataclass, field
@@ -265,6 +266,19 @@ def decode_header(value: str, problems: list[str] | None = None, what: str = "he
     return CONTROL.sub(" ", "".join(out)).strip()
 
 
+# Real Message-IDs are well under 100 characters; the database columns and their indexes
+# hold 998 characters, and PostgreSQL's index rows at most 2,704 bytes.
+MAX_ID_BYTES = 250
+
+
+def _fit_id(item: str) -> str:
+    """An id as stored and compared: longer ones become a digest of themselves, so the
+    same overlong id still matches itself (threading) and always fits every index."""
+    if len(item.encode()) <= MAX_ID_BYTES:
+        return item
+    return f"sha256.{hashlib.sha256(item.encode(errors='replace')).hexdigest()}@overlong.invalid"
+
+
 def _ids(value: str) -> list[str]:
     """Message ids from Message-ID / In-Reply-To / References, without <> or spaces."""
     value = _unescape(_unfold(value))
@@ -275,7 +289,7 @@ def _ids(value: str) -> list[str]:
     for item in found:
         item = "".join(item.split()).replace("\x00", "")
         if item:
-            seen.setdefault(item, None)
+            seen.setdefault(_fit_id(item), None)
     return list(seen)
 
 

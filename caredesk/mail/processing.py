@@ -18,13 +18,14 @@ import logging
 import os
 import socket
 import traceback
-from datetime import timedelta
+from contextlib import suppress
+from datetime import datetime, timedelta
 from itertools import takewhile
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
-from django.db.models import F
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -78,22 +79,23 @@ def has_pending() -> bool:
 def process_pending(limit: int = 500) -> int:
     """Process queued messages in arrival order; returns how many were handled."""
     holder = _holder()
-    if not Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
-        return 0  # another worker is applying mail
     handled = 0
     try:
-        while handled < limit:
+        # The lease is taken, then renewed, before each batch: a worker that lost it (a
+        # batch that outlived LEASE_TTL) stops, and leaves the rest to the new holder.
+        while handled < limit and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
             queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
             batch = list(queued[: min(BATCH_SIZE, limit - handled)])
             if not batch:
                 break
+            now = timezone.now()
+            if batch[0].leased_until is not None and batch[0].leased_until > now:
+                break  # a worker that lost the lease is still applying it: let it finish
             if batch[0].leased_until is not None:
-                batch = batch[:1]  # interrupted last time: alone
+                batch = batch[:1]  # its worker stopped while applying it: alone
             else:
                 batch = list(takewhile(lambda m: m.leased_until is None, batch))
-            _process_batch(batch)
-            handled += len(batch)
-            Lease.acquire(LEASE_NAME, holder, LEASE_TTL)  # renew
+            handled += _process_batch(batch)
     finally:
         Lease.release(LEASE_NAME, holder)
     return handled
@@ -105,20 +107,64 @@ def process_message(inbound: InboundMessage) -> str:
     return inbound.outcome
 
 
-def _process_batch(batch: list[InboundMessage]) -> None:
+def _process_batch(batch: list[InboundMessage]) -> int:
+    """Mark, parse and apply ``batch``; returns how many of its messages this worker
+    took (a message another worker took in the meantime is left to it)."""
+    mark = _mark(batch)
+    mine = [inbound for inbound in batch if inbound.leased_until == mark]
+    _apply_marked(mine, mark)
+    return len(mine)
+
+
+def _apply_marked(mine: list[InboundMessage], mark: datetime) -> None:
+    parsed = [_parse(inbound) for inbound in mine]  # before the write lock is taken
+    try:
+        with transaction.atomic():
+            for inbound, mail in zip(mine, parsed, strict=True):
+                if _still_mine(inbound, mark):
+                    _process_one(inbound, mail)
+    except Exception:
+        # Not a worker's death (that leaves the mark): the batch rolled back as a whole,
+        # so none of it counts as interrupted; it is taken again on the next pass.
+        with suppress(Exception):
+            InboundMessage.objects.filter(
+                pk__in=[m.pk for m in mine], state=State.QUEUED, leased_until=mark
+            ).update(leased_until=None)
+        raise
+
+
+def _mark(batch: list[InboundMessage]) -> datetime:
+    """Mark the batch in flight, committed before any work: a worker that dies from here
+    on leaves the mark. Only rows still queued and unmarked (or marked by a worker that
+    stopped) are taken; each taken row's ``leased_until`` is set to the returned mark."""
+    now = timezone.now()
+    mark = now + LEASE_TTL
     interrupted = int(batch[0].leased_until is not None)  # then the batch is that one alone
-    batch[0].interruptions += interrupted
-    # Committed before any work: a worker that dies from here on leaves the mark.
-    InboundMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
+    expected = Q(leased_until__isnull=True) | Q(leased_until__lte=now)
+    InboundMessage.objects.filter(
+        expected, pk__in=[m.pk for m in batch], state=State.QUEUED
+    ).update(
         attempts=F("attempts") + 1,
-        leased_until=timezone.now() + LEASE_TTL,
+        leased_until=mark,
         interruptions=F("interruptions") + interrupted,
     )
-    parsed = [_parse(inbound) for inbound in batch]  # before the write lock is taken
-    with transaction.atomic():
-        for inbound, mail in zip(batch, parsed, strict=True):
-            inbound.attempts += 1
-            _process_one(inbound, mail)
+    taken = InboundMessage.objects.filter(pk__in=[m.pk for m in batch], leased_until=mark)
+    fresh = {row["pk"]: row for row in taken.values("pk", "attempts", "interruptions")}
+    for inbound in batch:
+        if inbound.pk in fresh:
+            inbound.leased_until = mark
+            inbound.attempts = fresh[inbound.pk]["attempts"]
+            inbound.interruptions = fresh[inbound.pk]["interruptions"]
+    return mark
+
+
+def _still_mine(inbound: InboundMessage, mark: datetime) -> bool:
+    """Inside the batch's transaction: has no other worker taken or finished this message
+    since it was marked? (Locks the row on PostgreSQL until the batch commits.)"""
+    rows = InboundMessage.objects.select_for_update().filter(
+        pk=inbound.pk, state=State.QUEUED, leased_until=mark
+    )
+    return rows.exists()
 
 
 def _parse(inbound: InboundMessage) -> ParsedMail | Exception:
@@ -147,19 +193,30 @@ def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception) -> Non
     except Exception as exc:
         detail = str(exc) if isinstance(exc, Quarantine) else _trace(exc)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
-        inbound.state, inbound.outcome = State.QUARANTINED, Outcome.QUARANTINED
-        inbound.error, inbound.processed_at = detail[:10000], timezone.now()
-        # What the parse learnt (sender, subject, Message-ID) stays, for the ledger.
-        InboundMessage.objects.filter(pk=inbound.pk).update(
-            message_id=inbound.message_id,
-            subject=inbound.subject,
-            sender=inbound.sender,
-            state=inbound.state,
-            outcome=inbound.outcome,
-            error=inbound.error,
-            processed_at=inbound.processed_at,
-            leased_until=None,
-        )
+        _quarantine(inbound, detail)
+
+
+def _quarantine(inbound: InboundMessage, detail: str) -> None:
+    inbound.state, inbound.outcome = State.QUARANTINED, Outcome.QUARANTINED
+    inbound.error, inbound.processed_at = detail[:10000], timezone.now()
+    outcome = {
+        "state": inbound.state,
+        "outcome": inbound.outcome,
+        "error": inbound.error,
+        "processed_at": inbound.processed_at,
+        "leased_until": None,
+    }
+    learnt = {
+        "message_id": inbound.message_id,
+        "subject": inbound.subject,
+        "sender": inbound.sender,
+    }
+    row = InboundMessage.objects.filter(pk=inbound.pk)
+    try:
+        with transaction.atomic():  # what the parse learnt stays, for the ledger…
+            row.update(**outcome, **learnt)
+    except DatabaseError:  # … unless it is what the database refuses
+        row.update(**outcome)
 
 
 def _trace(exc: Exception) -> str:

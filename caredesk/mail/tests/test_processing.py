@@ -506,3 +506,92 @@ def test_a_message_that_keeps_killing_the_worker_is_quarantined_not_retried_fore
     assert process_pending() == 1
     stuck.refresh_from_db()
     assert stuck.outcome == Outcome.NEW_TICKET
+
+
+# ---------------------------------------------------------------- two workers, committed
+
+
+def _marked_by_a_worker(subject: str) -> tuple[list[InboundMessage], object]:
+    """A worker's batch of one, marked in flight (committed) but not applied yet."""
+    from caredesk.mail import intake, processing
+
+    inbound = intake.receive(build(subject=subject), transport="smtp")
+    batch = [InboundMessage.objects.get(pk=inbound.pk)]
+    return batch, processing._mark(batch)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_outlived_its_lease_does_not_apply_what_another_took_over():
+    from django.utils import timezone
+
+    from caredesk.mail import processing
+
+    batch, mark = _marked_by_a_worker("Slow")
+    # Its lease and mark ran out while it stalled; another worker takes the message over.
+    InboundMessage.objects.update(leased_until=timezone.now() - timezone.timedelta(seconds=1))
+    assert process_pending() == 1
+    taken_over = InboundMessage.objects.get()
+    assert taken_over.outcome == Outcome.NEW_TICKET and taken_over.interruptions == 1
+
+    processing._apply_marked(batch, mark)  # the first worker wakes up
+
+    assert Ticket.objects.count() == 1
+    assert InboundMessage.objects.get().ticket_id == taken_over.ticket_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_another_worker_is_still_applying_is_left_to_it():
+    from caredesk.mail import processing
+
+    batch, mark = _marked_by_a_worker("Being applied")
+    assert process_pending() == 0  # the mark is fresh: not a dead worker's
+    assert InboundMessage.objects.get().state == State.QUEUED
+
+    processing._apply_marked(batch, mark)
+
+    row = InboundMessage.objects.get()
+    assert (row.outcome, row.interruptions, row.leased_until) == (Outcome.NEW_TICKET, 0, None)
+    assert Ticket.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypatch):
+    from caredesk.mail import intake, processing
+
+    for subject in ("One", "Two"):
+        intake.receive(build(subject=subject), transport="smtp")
+    real = processing._process_one
+    calls = []
+
+    def fail_on_the_second(inbound, mail):
+        calls.append(inbound.pk)
+        if len(calls) == 2:
+            raise processing.DatabaseError("simulated: the database went away")
+        real(inbound, mail)
+
+    monkeypatch.setattr(processing, "_process_one", fail_on_the_second)
+    with pytest.raises(processing.DatabaseError):
+        process_pending()
+    rows = list(InboundMessage.objects.order_by("id").values_list("state", "leased_until"))
+    assert rows == [(State.QUEUED, None), (State.QUEUED, None)]  # both rolled back, unmarked
+    assert not Ticket.objects.exists()
+
+    monkeypatch.setattr(processing, "_process_one", real)
+    assert process_pending() == 2
+    outcomes = set(InboundMessage.objects.values_list("outcome", "interruptions"))
+    assert outcomes == {(Outcome.NEW_TICKET, 0)}
+
+
+def test_an_overlong_message_id_is_kept_as_its_digest_and_still_threads():
+    long_id = ("雪" * 990 + "@example.jp").encode()  # ~3 kB of raw 8-bit header
+    first = deliver(
+        b"From: alice@acme.test\r\nSubject: Hello\r\nMessage-ID: <" + long_id + b">\r\n\r\nHi\r\n"
+    )
+    assert first.outcome == Outcome.NEW_TICKET
+    assert first.message_id.startswith("sha256.") and len(first.message_id) < 100
+    reply = deliver(
+        b"From: alice@acme.test\r\nSubject: Re: Hello\r\nIn-Reply-To: <"
+        + long_id
+        + b">\r\n\r\nMore\r\n"
+    )
+    assert (reply.outcome, reply.ticket_id) == (Outcome.FOLLOW_UP, first.ticket_id)
