@@ -6,6 +6,7 @@ SQLite under ./var is the embedded default so a checkout just works; set DATABAS
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -285,6 +286,11 @@ X_FRAME_OPTIONS = "DENY"
 # Reverse proxies in front of caredesk (their X-Forwarded-For entries name the client for
 # per-address rate limits; see caredesk/core/clients.py). 0: caredesk faces clients.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# The nearest proxy's addresses or networks (CIDR): X-Forwarded-For is believed only from
+# them. Empty: caredesk must be reachable through the proxies only.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "")
+for _network in TRUSTED_PROXIES:  # a typo must stop the start, not the first request
+    ipaddress.ip_network(_network, strict=False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", False) else None
 )

@@ -8,6 +8,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -37,7 +38,9 @@ class UserManager(BaseUserManager["User"]):
     def by_email(self, address: str) -> models.QuerySet[User]:
         """Users with this address, in any case: a lookup on the LOWER(email) unique
         index (``email__iexact`` would compile to LIKE / UPPER and read every row)."""
-        return self.alias(email_lower=Lower("email")).filter(email_lower=address.lower())
+        # Both sides lowered by the database: SQLite's LOWER() folds ASCII only, and a
+        # Python-lowered "émile@…" would never meet its LOWER("Émile@…").
+        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(address)))
 
     def get_by_natural_key(self, username: str) -> User:
         return self.by_email(username).get()

@@ -32,7 +32,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(OWN_CHECKS):
+        if not request.path_info.startswith(OWN_CHECKS):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -20,3 +20,9 @@ def test_by_email_reads_the_case_insensitive_unique_index(alice, is_postgres):
         cursor.execute(f"EXPLAIN {'' if is_postgres else 'QUERY PLAN '}{sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "accounts_user_email_ci_unique" in plan
+
+
+def test_by_email_finds_an_address_stored_with_non_ascii_capitals(db):
+    """Addresses typed in the admin keep their case; SQLite's LOWER() folds ASCII only."""
+    emile = User.objects.create(email="Émile.Durand@Acme.test", name="Émile")
+    assert list(User.objects.by_email("Émile.Durand@acme.test")) == [emile]

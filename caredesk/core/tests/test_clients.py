@@ -64,3 +64,12 @@ def test_clients_behind_one_proxy_have_their_own_sign_in_limit(client, alice, se
         REMOTE_ADDR=PROXY,
     )
     assert response.status_code == 302
+
+
+def test_the_header_is_believed_only_from_the_trusted_proxies(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24", "2001:db8::1"]
+    assert client_address(_request(PROXY, forwarded="198.51.100.7")) == "198.51.100.7"
+    assert client_address(_request("2001:db8::1", forwarded="198.51.100.7")) == "198.51.100.7"
+    # Someone reaching the server directly, with a header of their own making:
+    assert client_address(_request("203.0.113.9", forwarded="198.51.100.7")) == "203.0.113.9"

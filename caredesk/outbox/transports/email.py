@@ -22,9 +22,15 @@ from ..models import OutboundEmail
 from . import TransportError
 
 # Provider API answers in the 4xx range reject this very request (bad address, unverified
-# sender domain, wrong key): sending it again gets the same answer. Except these two,
-# which ask to come back later.
-RETRYABLE_CLIENT_ERRORS = {408, 429}  # Request Timeout, Too Many Requests
+# sender domain): sending it again gets the same answer. Except these, which ask to come
+# back later, or name a setup problem an operator will fix (a rotated or mistyped key):
+# the backoff gives them hours (MAX_ATTEMPTS) before the mail is given up.
+RETRYABLE_CLIENT_ERRORS = {
+    401,  # Unauthorized: the API key
+    403,  # Forbidden: the key's rights, an account on hold
+    408,  # Request Timeout
+    429,  # Too Many Requests
+}
 
 # Errors that name what is wrong with the message or the setup, not with the network.
 PERMANENT_ERRORS = (
@@ -32,8 +38,10 @@ PERMANENT_ERRORS = (
     AnymailInvalidAddress,  # an address the provider's API cannot take
     AnymailUnsupportedFeature,  # a header or option this provider cannot send
     AnymailSerializationError,
-    ImproperlyConfigured,  # a MAILERS / anymail configuration error, missing API key …
 )
+# A MAILERS / anymail configuration error (a missing API key, …) is the setup's fault, not
+# the message's: retried like the network, so that mail queued while an operator fixes
+# the configuration goes out once it is fixed.
 
 
 def _is_permanent(exc: Exception) -> bool:

@@ -98,7 +98,7 @@
 
   var frame = null;
   var loaded = false;
-  var stale = false; // the identity changed while the form was open
+  var stale = false; // signed in as someone else while the form was open
 
   function opened() {
     // Into the form: the frame first, then the frame moves to its first field.
@@ -159,8 +159,17 @@
     identify: function (newToken) {
       // Sign-in or sign-out on the host page: the next opening asks again.
       token = newToken || "";
-      if (dialog.open) stale = true; // never swap the form under someone's typing
-      else discard();
+      if (!token) {
+        // Signed out: nothing more may be sent in that person's name, even from a form
+        // left open on a shared computer. The form goes now.
+        stale = false;
+        shut();
+        discard();
+      } else if (dialog.open) {
+        stale = true; // signed in: never swap the form under someone's typing
+      } else {
+        discard();
+      }
     },
   };
 
