@@ -1,6 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from .models import OutboundEmail, WebhookDelivery, WebhookEndpoint
+from .services import send_again
+
+
+@admin.action(description="Send the selected failed deliveries again")
+def send_failed_again(modeladmin, request, queryset) -> None:
+    count = send_again(queryset)
+    modeladmin.message_user(
+        request,
+        f"{count} failed deliver{'y' if count == 1 else 'ies'} queued again.",
+        messages.SUCCESS,
+    )
 
 
 @admin.register(OutboundEmail)
@@ -9,6 +20,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("subject", "ref")
     readonly_fields = ("created_at", "sent_at", "last_error")
+    actions = [send_failed_again]
 
 
 @admin.register(WebhookEndpoint)
@@ -25,3 +37,4 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "event_type")
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     list_select_related = ("endpoint",)
+    actions = [send_failed_again]

@@ -63,6 +63,15 @@ def enqueue_webhooks(event_type: str, data: Callable[[], dict]) -> int:
     return len(endpoints)
 
 
+def send_again(queryset) -> int:
+    """Give failed deliveries a fresh start (all their attempts again, due now): for mail
+    given up while a provider or the configuration was at fault. Sent and pending rows
+    are left alone. Returns how many were queued."""
+    return queryset.filter(status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4 … minutes, capped at six hours."""
     return timedelta(minutes=min(2 ** (attempts - 1), 360))
