@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db.models import Count
 
+from caredesk.lib.commands import rows_named
 from caredesk.mail.choices import Outcome, State
 from caredesk.mail.models import InboundMessage
 from caredesk.mail.processing import retry
@@ -40,11 +41,5 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(counts, indent=2))
 
     def _retry(self, ids: list[int]) -> None:
-        queryset = InboundMessage.objects.all()
-        if ids:
-            queryset = queryset.filter(pk__in=ids)
-            missing = set(ids) - set(queryset.values_list("pk", flat=True))
-            if missing:
-                raise CommandError(f"No such ledger ids: {sorted(missing)}")
-        count = retry(queryset)
+        count = retry(rows_named(InboundMessage.objects.all(), ids, "ledger ids"))
         self.stdout.write(f"{count} message(s) queued again; the worker processes them next.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db.models import Count
 
+from caredesk.lib.commands import rows_named
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail, WebhookDelivery
 from caredesk.outbox.services import send_again
 
@@ -27,13 +28,8 @@ class Command(BaseCommand):
         if action == "stats":
             self.stdout.write(json.dumps({kind: self._counts(m) for kind, m in KINDS.items()}))
             return
-        model = KINDS[options["kind"]]
-        queryset = model.objects.all()
-        if ids := options["ids"]:
-            queryset = queryset.filter(pk__in=ids)
-            missing = set(ids) - set(queryset.values_list("pk", flat=True))
-            if missing:
-                raise CommandError(f"No such {options['kind']} deliveries: {sorted(missing)}")
+        kind = options["kind"]
+        queryset = rows_named(KINDS[kind].objects.all(), options["ids"], f"{kind} deliveries")
         count = send_again(queryset)
         self.stdout.write(f"{count} failed deliveries queued again; the worker sends them next.")
 
