@@ -29,7 +29,9 @@ def ledger(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         number = q.lstrip("#")
-        match = Q(message_id=q.strip("<>")) | Q(sender__iexact=q)
+        # Senders are stored lower-case: exact matches, so each term reads its index
+        # (``__iexact`` compiles to LIKE on SQLite, which reads the whole ledger).
+        match = Q(message_id=q.strip("<>")) | Q(sender=q.lower())
         if number.isdigit():
             match |= Q(ticket_id=int(number)) | Q(pk=int(number))
         rows = rows.filter(match)
