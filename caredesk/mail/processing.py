@@ -121,8 +121,7 @@ def _apply_marked(mine: list[InboundMessage], mark: datetime) -> None:
     try:
         with transaction.atomic():
             for inbound, mail in zip(mine, parsed, strict=True):
-                if _still_mine(inbound, mark):
-                    _process_one(inbound, mail)
+                _process_one(inbound, mail, mark)
     except Exception:
         # Not a worker's death (that leaves the mark): the batch rolled back as a whole,
         # so none of it counts as interrupted; it is taken again on the next pass.
@@ -158,13 +157,15 @@ def _mark(batch: list[InboundMessage]) -> datetime:
     return mark
 
 
-def _still_mine(inbound: InboundMessage, mark: datetime) -> bool:
-    """Inside the batch's transaction: has no other worker taken or finished this message
-    since it was marked? (Locks the row on PostgreSQL until the batch commits.)"""
-    rows = InboundMessage.objects.select_for_update().filter(
-        pk=inbound.pk, state=State.QUEUED, leased_until=mark
-    )
-    return rows.exists()
+class _TakenOver(Exception):
+    """Another worker took this message over: this one's lease ran out while it stalled."""
+
+
+def _still_mine(inbound: InboundMessage, mark: datetime):
+    """The message's ledger row, as long as no other worker has taken it over or finished
+    it since this worker marked it: the outcome is written through this, and a write that
+    finds no row undoes the message (see _process_one)."""
+    return InboundMessage.objects.filter(pk=inbound.pk, state=State.QUEUED, leased_until=mark)
 
 
 def _parse(inbound: InboundMessage) -> ParsedMail | Exception:
@@ -179,7 +180,7 @@ def _parse(inbound: InboundMessage) -> ParsedMail | Exception:
         return exc
 
 
-def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception) -> None:
+def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception, mark: datetime) -> None:
     try:
         if isinstance(parsed, Exception):
             raise parsed
@@ -189,14 +190,18 @@ def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception) -> Non
             inbound.processed_at = timezone.now()
             inbound.error = ""
             inbound.leased_until = None
-            inbound.save(update_fields=LEDGER_FIELDS)
+            ledger = {field: getattr(inbound, field) for field in LEDGER_FIELDS}
+            if not _still_mine(inbound, mark).update(**ledger):
+                raise _TakenOver  # undo what this worker applied: the other one applies it
+    except _TakenOver:
+        log.warning("mail: message %s was taken over by another worker", inbound.pk)
     except Exception as exc:
         detail = str(exc) if isinstance(exc, Quarantine) else _trace(exc)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
-        _quarantine(inbound, detail)
+        _quarantine(inbound, detail, mark)
 
 
-def _quarantine(inbound: InboundMessage, detail: str) -> None:
+def _quarantine(inbound: InboundMessage, detail: str, mark: datetime) -> None:
     inbound.state, inbound.outcome = State.QUARANTINED, Outcome.QUARANTINED
     inbound.error, inbound.processed_at = detail[:10000], timezone.now()
     outcome = {
@@ -211,7 +216,7 @@ def _quarantine(inbound: InboundMessage, detail: str) -> None:
         "subject": inbound.subject,
         "sender": inbound.sender,
     }
-    row = InboundMessage.objects.filter(pk=inbound.pk)
+    row = _still_mine(inbound, mark)  # no row: taken over, the other worker records it
     try:
         with transaction.atomic():  # what the parse learnt stays, for the ledger…
             row.update(**outcome, **learnt)
@@ -302,7 +307,7 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
             **mail,
         )
         outcome = Outcome.LINKED_TICKET if match else Outcome.NEW_TICKET
-        _outcome(inbound, outcome, ticket, ticket.messages.first(), match.reason if match else "")
+        _outcome(inbound, outcome, ticket, ticket.opening_message, match.reason if match else "")
     _index(parsed.message_id, inbound.ticket)
 
 

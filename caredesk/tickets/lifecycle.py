@@ -245,6 +245,7 @@ def create_ticket(
     if follow_up_of is not None:
         _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
     search.index_new_ticket(ticket, message.body)
+    ticket.opening_message = message
     signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
     return ticket
 

@@ -68,6 +68,10 @@ class Ticket(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    # Not a column: set by lifecycle.create_ticket on the instance it returns, so that a
+    # caller needing the first message (the mail ledger) does not read it back.
+    opening_message: Message | None = None
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)

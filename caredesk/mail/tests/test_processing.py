@@ -563,11 +563,11 @@ def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypa
     real = processing._process_one
     calls = []
 
-    def fail_on_the_second(inbound, mail):
+    def fail_on_the_second(inbound, mail, mark):
         calls.append(inbound.pk)
         if len(calls) == 2:
             raise processing.DatabaseError("simulated: the database went away")
-        real(inbound, mail)
+        real(inbound, mail, mark)
 
     monkeypatch.setattr(processing, "_process_one", fail_on_the_second)
     with pytest.raises(processing.DatabaseError):
