@@ -595,3 +595,26 @@ def test_an_overlong_message_id_is_kept_as_its_digest_and_still_threads():
         + b">\r\n\r\nMore\r\n"
     )
     assert (reply.outcome, reply.ticket_id) == (Outcome.FOLLOW_UP, first.ticket_id)
+
+
+def test_a_batch_of_mail_reads_the_webhook_endpoints_once_and_notifies_each_ticket():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from caredesk.mail import intake
+    from caredesk.outbox.models import WebhookDelivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(url="https://hooks.example.org/caredesk")
+    WebhookEndpoint.objects.create(url="https://off.example.org/", active=False)
+    for subject in ("One", "Two", "Three"):
+        intake.receive(build(subject=subject), transport="smtp")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert process_pending() == 3
+
+    reads = [q for q in queries if 'FROM "outbox_webhookendpoint"' in q["sql"]]
+    assert len(reads) == 1
+    created = WebhookDelivery.objects.filter(event_type="ticket.created")
+    subjects = sorted(d.payload["data"]["ticket"]["subject"] for d in created)
+    assert subjects == ["One", "Three", "Two"]
+    assert {d.endpoint.url for d in created} == {"https://hooks.example.org/caredesk"}
