@@ -18,8 +18,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from caredesk.accounts.models import ApiToken, User
-
-from .writes import one_writer
+from caredesk.core.writes import one_writer
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")

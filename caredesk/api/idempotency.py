@@ -34,10 +34,10 @@ from django.utils import timezone
 from ninja import Header
 
 from caredesk.accounts.models import User
+from caredesk.core.writes import one_writer
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
-from .writes import one_writer
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -33,9 +33,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja.throttling import BaseThrottle
 
 from caredesk.core.clients import client_address
+from caredesk.core.writes import one_writer
 
 from .models import RateCounter
-from .writes import one_writer
 
 BATCH = 50  # a key is written after limit / BATCH local hits
 EXACT_ABOVE = 0.8  # … and on every hit above this share of its limit

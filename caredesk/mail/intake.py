@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
+from caredesk.core.writes import one_writer
+
 from .models import InboundMessage
 
 
@@ -23,7 +25,7 @@ def receive(
     mailbox: str = "",
 ) -> InboundMessage:
     """Store one message durably and return its row (committed when this returns)."""
-    with transaction.atomic():
+    with one_writer(), transaction.atomic():
         return InboundMessage.objects.create(
             transport=transport,
             mailbox=mailbox[:200],

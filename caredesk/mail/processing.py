@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import User
 from caredesk.core.models import Lease
+from caredesk.core.writes import one_writer
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 from caredesk.outbox.services import endpoints_read_once
 from caredesk.tickets import lifecycle
@@ -120,7 +121,7 @@ def _process_batch(batch: list[InboundMessage]) -> int:
 def _apply_marked(mine: list[InboundMessage], mark: datetime) -> None:
     parsed = [_parse(inbound) for inbound in mine]  # before the write lock is taken
     try:
-        with transaction.atomic(), endpoints_read_once():
+        with one_writer(), transaction.atomic(), endpoints_read_once():
             for inbound, mail in zip(mine, parsed, strict=True):
                 _process_one(inbound, mail, mark)
     except Exception:

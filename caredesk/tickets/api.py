@@ -27,7 +27,7 @@ from caredesk.api.bodies import read_body, text
 from caredesk.api.errors import TRANSITION_REFUSED, ApiProblem, forbidden, invalid, responses
 from caredesk.api.openapi import request_body
 from caredesk.api.pagination import decode_cursor, encode_cursor, next_link
-from caredesk.api.writes import one_writer
+from caredesk.core.writes import one_writer
 
 from . import access, lifecycle, queues
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
-from caredesk.api import writes
+from caredesk.core import writes
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="PostgreSQL needs no writer queue"
