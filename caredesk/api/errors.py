@@ -22,7 +22,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from pydantic import Field
 
-from caredesk.tickets.lifecycle import ClaimConflict, TransitionError
+from caredesk.tickets.lifecycle import ClaimConflict, NotPermitted, TransitionError
 
 logger = logging.getLogger("caredesk.api")
 
@@ -190,6 +190,11 @@ def _on_transition(request, exc: TransitionError) -> HttpResponse:
     return problem_response(request, 409, str(exc), type=TRANSITION_REFUSED)
 
 
+def _on_not_permitted(request, exc: NotPermitted) -> HttpResponse:
+    # The rules refused the person, not the ticket's state: 403, in the rule's words.
+    return problem_response(request, 403, str(exc))
+
+
 def _on_claim_conflict(request, exc: ClaimConflict) -> HttpResponse:
     holder = {"name": exc.holder.display_name} if exc.holder else None
     return problem_response(request, 409, str(exc), type=CLAIM_CONFLICT, holder=holder)
@@ -219,6 +224,7 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(ApiProblem, _on_problem)
     api.add_exception_handler(Http404, _on_404)
     api.add_exception_handler(TransitionError, _on_transition)
+    api.add_exception_handler(NotPermitted, _on_not_permitted)
     api.add_exception_handler(ClaimConflict, _on_claim_conflict)
     api.add_exception_handler(RequestDataTooBig, _on_too_big)
     api.add_exception_handler(MultiPartParserError, _on_unreadable)

@@ -29,6 +29,10 @@ class TransitionError(Exception):
     """A rule refused the change; nothing was written. ``str(err)`` says why."""
 
 
+class NotPermitted(TransitionError):
+    """The person's role does not allow this change at all, whatever the ticket's state."""
+
+
 class ClaimConflict(TransitionError):
     def __init__(self, ticket: Ticket, holder: User | None):
         self.holder = holder
@@ -81,7 +85,7 @@ def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_valu
 
 def _require_agent(user: User, action: str) -> None:
     if not user.is_agent:
-        raise TransitionError(f"Only support agents may {action}.")
+        raise NotPermitted(f"Only support agents may {action}.")
 
 
 def validate_uploads(uploads: Sequence[Upload]) -> None:
@@ -302,7 +306,7 @@ def _open_if_new() -> Case:
 def assign(ticket: Ticket, assignee: User | None, *, by: User) -> Ticket:
     """A manager hands a ticket to another agent, or (assignee=None) back to the queue."""
     if not by.is_manager:
-        raise TransitionError("Only a support manager may reassign tickets.")
+        raise NotPermitted("Only a support manager may reassign tickets.")
     if ticket.is_final:
         raise TransitionError(f"Ticket #{ticket.pk} is closed.")
     if assignee is not None and not assignee.is_agent:
