@@ -1,4 +1,4 @@
-"""The API's writers take turns on SQLite (caredesk/api/writes.py)."""
+"""Writers take turns on SQLite (caredesk/core/writes.py)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from caredesk.accounts.choices import OrganizationKind, Role
 from caredesk.accounts.models import User
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
-from caredesk.tickets import lifecycle, presence, queues
-from caredesk.tickets.access import get_ticket_for, visible_messages
+from caredesk.tickets import access, lifecycle, presence, queues
+from caredesk.tickets.access import get_ticket_for
 from caredesk.tickets.choices import Activity, Category, Channel, Priority, Status
 from caredesk.tickets.decorators import agent_required
 from caredesk.tickets.forms import MultipleFileField
@@ -218,7 +218,7 @@ def _ticket_page(
     presence_url = reverse("agent:presence", args=[ticket.pk])
     context = {
         "ticket": ticket,
-        "conversation": visible_messages(user, ticket),
+        "conversation": access.visible_messages(user, ticket),
         "events": ticket.events.select_related("actor"),
         "other_tickets": Ticket.objects.filter(requester_id=ticket.requester_id)
         .exclude(pk=ticket.pk)
