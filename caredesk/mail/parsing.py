@@ -13,18 +13,17 @@ the 5,000 messages of bench/mail_ingest.py, one core, 2026-11-27), and reading e
 header and decoding every part with it (518 msg/s) five times slower than all of
 ``parse()`` (2,876 msg/s, sanitizing and text extraction included); its header access
 can also raise on malformed input. With compat32 the parser keeps raw header strings; this
-module decodes the few headers it needs itself (RFC 2047 encoded words, RFC 2231
-parameters, raw 8-bit text), which is both faster and more forgiving.
+module decodes the few headers it needs itself (RFC 2047 encoded words and legacy
+charsets in ``charsets.py``, RFC 2231 parameters here, raw 8-bit text), which is both
+faster and more forgiving.
 """
 
 from __future__ import annotations
 
 import binascii
-import codecs
 import email
 import email.policy
 import email.utils
-import functools
 import hashlib
 import mimetypes
 import re
@@ -34,6 +33,7 @@ from email.message import Message
 from urllib.parse import unquote_to_bytes
 
 from . import loops
+from .charsets import b64decode_lenient, decode_bytes, decode_header, unescape, unfold
 from .text import (
     CONTROL,
     MAX_HTML,
@@ -103,169 +103,6 @@ class ParsedMail:
     auto_response_suppress: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- charsets
-
-codecs.register_error(
-    "caredesk-latin1", lambda e: (e.object[e.start : e.end].decode("latin-1"), e.end)
-)
-_AUTO = "auto"  # no or unusable label: utf-8 if valid, else windows-1252
-# label -> codec. windows-1252 is what "iso-8859-1" mail really is (smart quotes, euro
-# sign); cp932, cp949 and gb18030 are the supersets that Japanese, Korean and Chinese
-# mailers really use under the older names.
-_ALIAS_TABLE = """
-auto: us-ascii ascii ansi_x3.4-1968 unknown-8bit x-unknown unknown default x-user-defined
-cp1252: iso-8859-1 iso8859-1 iso_8859-1 latin1 latin-1 l1 windows-1252 cp1252 x-cp1252
-gb18030: gb2312 gbk x-gbk cp936 euc-cn
-cp949: ks_c_5601-1987 ks_c_5601 euc-kr
-cp932: shift_jis shift-jis sjis x-sjis ms_kanji windows-31j
-big5hkscs: big5
-cp874: tis-620 windows-874
-iso8859-8: iso-8859-8-i
-utf-8: utf8 unicode-1-1-utf-8
-mac-roman: x-mac-roman macintosh
-"""
-_ALIASES = {"": _AUTO} | {
-    label: codec
-    for line in _ALIAS_TABLE.strip().splitlines()
-    for codec, _, labels in [line.partition(": ")]
-    for label in labels.split()
-}
-# codecs that Python knows but that are not charsets (or are dangerous to apply to mail)
-_REFUSED = {"unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined", "mbcs"}
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4]")
-_NOT_ASCII_COMPATIBLE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz")
-
-
-@functools.lru_cache(maxsize=256)
-def _codec(label: str) -> tuple[str, bool]:
-    """(codec, known) for a charset label; unknown labels decode as _AUTO."""
-    name = label.strip().strip("\"'").lower()
-    name = name.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*en
-    if name in _ALIASES:
-        return _ALIASES[name], True
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return _AUTO, False
-    if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED:
-        return _AUTO, False
-    return info.name, True
-
-
-def decode_bytes(data: bytes, label: str | None) -> tuple[str, str]:
-    """Text from bytes in a declared charset; never fails. Returns (text, problem)."""
-    codec, known = _codec(label or "")
-    if data.isascii() and not codec.startswith(_NOT_ASCII_COMPATIBLE):
-        return data.decode("ascii"), ("" if known else f"unknown charset {label!r}")
-    problem = "" if known else f"unknown charset {label!r}"
-    if codec in (_AUTO, "utf-8"):
-        try:
-            return data.decode("utf-8"), problem
-        except UnicodeDecodeError:
-            pass
-        if codec == "utf-8" and _UTF8_MULTIBYTE.search(data):
-            return data.decode("utf-8", "replace"), "invalid UTF-8 bytes replaced"
-        what = f"declared {label!r}" if label and known else "without a charset"
-        text = data.decode("cp1252", "caredesk-latin1")
-        return text, problem or f"8-bit text {what} decoded as windows-1252"
-    if codec == "cp1252":
-        return data.decode("cp1252", "caredesk-latin1"), problem
-    try:
-        return data.decode(codec), problem
-    except UnicodeDecodeError:
-        return data.decode(codec, "replace"), f"bytes undecodable as {label!r} replaced"
-    except Exception:  # a codec that misbehaves: never let it escape
-        return data.decode("cp1252", "caredesk-latin1"), f"charset {label!r} failed"
-
-
-def _unescape(value: str) -> str:
-    """A raw header string (ASCII + surrogate-escaped 8-bit bytes) as real text."""
-    if value.isascii():
-        return value
-    try:
-        data = value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return decode_bytes(data, None)[0]
-
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
-_EW = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?]*)\?=")
-_EW_OPEN = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)$")
-
-
-def _unfold(value: str) -> str:
-    return _FOLD.sub("", value) if "\n" in value or "\r" in value else value
-
-
-def _b64(data: bytes) -> tuple[bytes, bool]:
-    """Lenient base64: (bytes, clean)."""
-    try:
-        return binascii.a2b_base64(data), True
-    except (binascii.Error, ValueError):
-        pass
-    data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    if len(data) % 4 == 1:
-        data = data[:-1]
-    data += b"=" * (-len(data) % 4)
-    try:
-        return binascii.a2b_base64(data), False
-    except (binascii.Error, ValueError):
-        return b"", False
-
-
-def decode_header(value: str, problems: list[str] | None = None, what: str = "header") -> str:
-    """A header value as text: RFC 2047 encoded words (also broken ones), 8-bit bytes."""
-    value = _unfold(value)
-    if "=?" not in value:
-        return CONTROL.sub(" ", _unescape(value)).strip()
-    out: list[str] = []
-    pending: list[bytes] = []
-    pending_cs = ""
-
-    def flush() -> None:
-        nonlocal pending_cs
-        if pending:
-            text, problem = decode_bytes(b"".join(pending), pending_cs)
-            if problem and problems is not None:
-                problems.append(f"{what}: {problem}")
-            out.append(text)
-            pending.clear()
-        pending_cs = ""
-
-    pos = 0
-    matches = list(_EW.finditer(value))
-    tail = _EW_OPEN.search(value, matches[-1].end() if matches else 0)
-    if tail:
-        if problems is not None:
-            problems.append(f"{what}: unterminated encoded-word")
-        matches.append(tail)
-    for m in matches:
-        between = value[pos : m.start()]
-        if between and not (between.isspace() and pending):
-            flush()
-            out.append(_unescape(between))
-        charset, enc, payload = m.group(1), m.group(2).upper(), m.group(3)
-        raw = payload.encode("utf-8", "surrogateescape")  # surrogates: the original bytes
-        if enc == "B":
-            data, ok = _b64(raw)
-            if not ok and problems is not None:
-                problems.append(f"{what}: malformed base64 encoded-word")
-        else:
-            data = binascii.a2b_qp(raw, header=True)
-            if " " in payload and problems is not None:
-                problems.append(f"{what}: malformed encoded-word (spaces inside)")
-        if charset.lower() != pending_cs.lower():
-            flush()
-            pending_cs = charset
-        pending.append(data)
-        pos = m.end()
-    flush()
-    if pos < len(value):
-        out.append(_unescape(value[pos:]))
-    return CONTROL.sub(" ", "".join(out)).strip()
-
-
 # Real Message-IDs are well under 100 characters; the database columns and their indexes
 # hold 998 characters, and PostgreSQL's index rows at most 2,704 bytes.
 MAX_ID_BYTES = 250
@@ -281,7 +118,7 @@ def _fit_id(item: str) -> str:
 
 def _ids(value: str) -> list[str]:
     """Message ids from Message-ID / In-Reply-To / References, without <> or spaces."""
-    value = _unescape(_unfold(value))
+    value = unescape(unfold(value))
     found = re.findall(r"<([^<>]*)>", value)
     if not found:  # ids without brackets, as some mailers write them
         found = [v for v in re.split(r"[\s,]+", value) if "@" in v]
@@ -319,7 +156,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for value in values:
-        value = _unfold(value)
+        value = unfold(value)
         try:
             pairs = _simple_addresses(value)
             if pairs is None:
@@ -331,7 +168,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
         if not any("@" in a for _, a in pairs):
             pairs = [("", a) for a in _ADDR_FALLBACK.findall(value)]
         for name, addr in pairs:
-            addr = CONTROL.sub("", _unescape(addr)).strip().strip("<>").lower()
+            addr = CONTROL.sub("", unescape(addr)).strip().strip("<>").lower()
             if "@" not in addr or addr in seen or " " in addr:
                 continue
             seen.add(addr)
@@ -341,7 +178,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
 
 def _date(value: str, problems: list[str]) -> datetime | None:
     try:
-        date = email.utils.parsedate_to_datetime(_unescape(_unfold(value)).strip())
+        date = email.utils.parsedate_to_datetime(unescape(unfold(value)).strip())
     except Exception:
         date = None
     if date is None:
@@ -355,7 +192,7 @@ def _date(value: str, problems: list[str]) -> datetime | None:
 
 def _params(value: str) -> tuple[str, dict[str, str]]:
     """('type/subtype' or disposition, {param: decoded value}) of a raw header value."""
-    value = _unfold(value)
+    value = unfold(value)
     if '"' not in value:
         return _param_items(value.split(";"))
     items, buf, quoted, escape = [], [], False, False
@@ -490,7 +327,7 @@ def _payload_bytes(part: Message, cte: str, label: str, st: _Walk) -> bytes:
         return b""
     if cte == "base64":
         clean = _B64_CHARS.fullmatch(data) is not None
-        data, ok = _b64(data)
+        data, ok = b64decode_lenient(data)
         if not (ok and clean):
             st.defect(f"{label}: invalid base64, decoded as far as possible")
         return data
@@ -550,8 +387,8 @@ def _walk(part: Message, body: _Body, st: _Walk, depth: int, alt: bool, root: bo
         _params(h["content-disposition"]) if "content-disposition" in h else ("", {})
     )
     filename = dparams.get("filename") or cparams.get("name") or ""
-    filename = decode_header(filename) if "=?" in filename else _unescape(filename)
-    cte = _unescape(h.get("content-transfer-encoding", "")).strip().lower()
+    filename = decode_header(filename) if "=?" in filename else unescape(filename)
+    cte = unescape(h.get("content-transfer-encoding", "")).strip().lower()
     is_text = ctype in ("text/plain", "text/html")
     if is_text and disposition != "attachment" and (alt or root or not filename):
         _text_part(part, ctype, cparams, cte, body, st)
@@ -573,7 +410,7 @@ def _walk(part: Message, body: _Body, st: _Walk, depth: int, alt: bool, root: bo
 
 def _attach(st: _Walk, filename: str, ctype: str, content: bytes, disp: str, cid: str) -> None:
     name = sanitize_filename(filename) or _fallback_name(ctype, len(st.attachments) + 1)
-    cid = "".join(_unescape(_unfold(cid)).split()).strip("<>").replace("\x00", "")
+    cid = "".join(unescape(unfold(cid)).split()).strip("<>").replace("\x00", "")
     inline = disp == "inline" or (not disp and bool(cid))
     st.attachments.append(ParsedAttachment(name, ctype, content, inline, cid))
 
@@ -687,7 +524,7 @@ def _fields(block) -> dict[str, str]:
     if isinstance(block, str):
         pairs = [(m.group(1).lower(), m.group(2)) for m in _FIELD.finditer(block)]
     else:
-        pairs = [(k, _unescape(v[0])) for k, v in block.items()]
+        pairs = [(k, unescape(v[0])) for k, v in block.items()]
     return {k: " ".join(CONTROL.sub(" ", v).split()) for k, v in pairs}
 
 
@@ -839,7 +676,7 @@ def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[st
 
     report = _report_kind(st, hdrs, from_address, from_name, subject)
     flat = {
-        n: CONTROL.sub(" ", _unescape(_unfold(v[0]))) for n, v in hdrs.items() if n in loops.HEADERS
+        n: CONTROL.sub(" ", unescape(unfold(v[0]))) for n, v in hdrs.items() if n in loops.HEADERS
     }
     suppress = loops.auto_response_suppress(flat.get("x-auto-response-suppress", ""))
     auto = loops.auto_submitted_kind(
