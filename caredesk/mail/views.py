@@ -45,7 +45,6 @@ def ledger(request: HttpRequest) -> HttpResponse:
         "outcomes": Outcome.choices,
         "outcome": outcome,
         "q": q,
-        "quarantined": InboundMessage.objects.filter(state=State.QUARANTINED).count(),
     }
     return render(request, "mail/ledger.html", context)
 

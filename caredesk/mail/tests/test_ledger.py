@@ -86,3 +86,16 @@ def test_a_ledger_search_reads_indexes_not_the_whole_ledger(client, manager, is_
         cursor.execute(f"EXPLAIN QUERY PLAN {search}")
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "SCAN mail_inboundmessage" not in plan
+
+
+def test_the_ledger_page_counts_the_quarantine_once_for_page_and_navigation(client, manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    deliver(b"no headers at all")
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/agent/mail/").text
+    assert "<strong>1 quarantined</strong>" in page and "(1 quarantined)" in page
+    counts = [q for q in queries if "COUNT" in q["sql"] and "mail_inboundmessage" in q["sql"]]
+    assert len(counts) == 1
