@@ -17,6 +17,7 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import DocsBase
 
 from caredesk.accounts.api import router as accounts_router
+from caredesk.core.middleware import declared_length
 from caredesk.tickets.api import router as tickets_router
 
 from . import errors, openapi
@@ -108,10 +109,7 @@ def limit_body_size(run):
 
     @wraps(run)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        length = declared_length(request)
         limit = settings.API_JSON_MAX_BYTES
         if request.content_type == "multipart/form-data":
             limit += settings.ATTACHMENT_MAX_BYTES * settings.ATTACHMENTS_PER_MESSAGE

@@ -40,6 +40,8 @@ from django.http import HttpRequest, HttpResponse
 from django.http.request import QueryDict
 from django.utils.http import parse_header_parameters
 
+from caredesk.core.middleware import declared_length
+
 from . import intake
 from .choices import Transport
 
@@ -72,10 +74,7 @@ class MailgunInboundView(MailgunInboundWebhookView):
             ceiling = max_bytes + FORM_OVERHEAD
         else:
             return super().post(request, *args, **kwargs)  # anymail explains what is wrong
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        length = declared_length(request)
         if length > ceiling:
             return self._refuse(request, 413, f"request of {length} bytes is over {ceiling}")
 
