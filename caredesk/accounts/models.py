@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -41,6 +41,19 @@ class UserManager(BaseUserManager["User"]):
         # Both sides lowered by the database: SQLite's LOWER() folds ASCII only, and a
         # Python-lowered "émile@…" would never meet its LOWER("Émile@…").
         return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(address)))
+
+    def requester(self, email: str, name: str = "") -> User:
+        """The person with this address, created if caredesk does not know them yet: a
+        requester with an unusable password ("forgot password" lets them into the portal).
+        Safe against a parallel request creating the same address."""
+        user = self.by_email(email).first()
+        if user is not None:
+            return user
+        try:
+            with transaction.atomic():
+                return self.create_user(email, None, name=name.strip()[:200])
+        except IntegrityError:  # created by a parallel request a moment ago
+            return self.by_email(email).get()
 
     def get_by_natural_key(self, username: str) -> User:
         return self.by_email(username).get()

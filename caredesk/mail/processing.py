@@ -415,18 +415,15 @@ def _bounce(inbound: InboundMessage, parsed: ParsedMail) -> None:
 
 
 def _person(address: str, name: str) -> User:
-    user = User.objects.by_email(address).first()
-    if user is None:
-        longest = User._meta.get_field("email").max_length  # 254, as in RFC 5321
-        if len(address) > longest:
-            # Refused the same way on every database (SQLite would store it, PostgreSQL
-            # would fail on it), and the reason says why.
-            raise Quarantine(
-                f"The sender address is {len(address)} characters long; a mail address "
-                f"has at most {longest}, so it cannot be the requester's."
-            )
-        user = User.objects.create_user(address, None, name=name[:200])
-    return user
+    longest = User._meta.get_field("email").max_length  # 254, as in RFC 5321
+    if len(address) > longest:
+        # Refused the same way on every database (SQLite would store it, PostgreSQL
+        # would fail on it), and the reason says why.
+        raise Quarantine(
+            f"The sender address is {len(address)} characters long; a mail address "
+            f"has at most {longest}, so it cannot be the requester's."
+        )
+    return User.objects.requester(address, name)
 
 
 def _body(parsed: ParsedMail) -> tuple[str, str]:

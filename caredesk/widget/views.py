@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -308,13 +308,7 @@ def _requester(identity: WidgetUser | None, email: str, name: str) -> User:
     """The platform user named by the signed token, or the person who gave an email.
     New people get an unusable password: "forgot password" lets them into the portal."""
     name = (identity.name if identity else name).strip()[:200]
-    user = User.objects.by_email(email).first()
-    if user is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create_user(email, None, name=name)
-        except IntegrityError:  # created by a parallel request a moment ago
-            user = User.objects.by_email(email).get()
+    user = User.objects.requester(email, name)
     changed = []
     if identity is not None:
         # The host app vouches for these; fill gaps, never overwrite what caredesk knows.
