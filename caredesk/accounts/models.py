@@ -12,6 +12,8 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from caredesk.lib.rows import Query
+
 from .choices import OrganizationKind, Role
 
 
@@ -42,11 +44,16 @@ class UserManager(BaseUserManager["User"]):
         # Python-lowered "émile@…" would never meet its LOWER("Émile@…").
         return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(address)))
 
+    def find(self, address: str) -> User | None:
+        """The user with this address (any case), or None: ``by_email`` compiled once,
+        since every incoming mail asks it."""
+        return _BY_EMAIL.first(address)
+
     def requester(self, email: str, name: str = "") -> User:
         """The person with this address, created if caredesk does not know them yet: a
         requester with an unusable password ("forgot password" lets them into the portal).
         Safe against a parallel request creating the same address."""
-        user = self.by_email(email).first()
+        user = self.find(email)
         if user is not None:
             return user
         try:
@@ -176,3 +183,6 @@ class ApiToken(models.Model):
 
     def matches(self, token: str) -> bool:
         return hmac.compare_digest(self.token_hash, self.hash(token))
+
+
+_BY_EMAIL = Query(lambda address: User.objects.by_email(address)[:1], str)

@@ -35,6 +35,7 @@ from ninja import Header
 
 from caredesk.accounts.models import User
 from caredesk.core.writes import one_writer
+from caredesk.lib.rows import insert, update
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
@@ -124,11 +125,11 @@ def respond(
         try:
             with one_writer(), transaction.atomic():
                 # The claim comes first: a concurrent duplicate stops here, before creating.
-                record.save(force_insert=True)
+                insert(record)
                 payload = create()
                 record.status = status
                 record.response_body = _dump(redact(payload) if redact else payload)
-                record.save(update_fields=["status", "response_body"])
+                update(record, ["status", "response_body"])
         except IntegrityError:
             if record.pk is not None:
                 raise  # the claim went in: this error is the creation's own

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from caredesk.core.writes import one_writer
+from caredesk.lib.rows import insert
 
 from .models import InboundMessage
 
@@ -26,12 +27,14 @@ def receive(
 ) -> InboundMessage:
     """Store one message durably and return its row (committed when this returns)."""
     with one_writer(), transaction.atomic():
-        return InboundMessage.objects.create(
-            transport=transport,
-            mailbox=mailbox[:200],
-            envelope_from=envelope_from[:998],
-            envelope_to=list(envelope_to),
-            raw=raw,
-            size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
+        return insert(
+            InboundMessage(
+                transport=transport,
+                mailbox=mailbox[:200],
+                envelope_from=envelope_from[:998],
+                envelope_to=list(envelope_to),
+                raw=raw,
+                size=len(raw),
+                sha256=hashlib.sha256(raw).hexdigest(),
+            )
         )

@@ -32,6 +32,7 @@ from django.utils import timezone
 from caredesk.accounts.models import User
 from caredesk.core.models import Lease
 from caredesk.core.writes import one_writer
+from caredesk.lib.rows import insert, update
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 from caredesk.outbox.services import endpoints_read_once
 from caredesk.tickets import lifecycle
@@ -165,8 +166,8 @@ class _TakenOver(Exception):
 
 def _still_mine(inbound: InboundMessage, mark: datetime):
     """The message's ledger row, as long as no other worker has taken it over or finished
-    it since this worker marked it: the outcome is written through this, and a write that
-    finds no row undoes the message (see _process_one)."""
+    it since this worker marked it (the condition of the outcome's UPDATE in _process_one,
+    where finding no row undoes the message): a quarantine is written through this."""
     return InboundMessage.objects.filter(pk=inbound.pk, state=State.QUEUED, leased_until=mark)
 
 
@@ -192,8 +193,7 @@ def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception, mark: 
             inbound.processed_at = timezone.now()
             inbound.error = ""
             inbound.leased_until = None
-            ledger = {field: getattr(inbound, field) for field in LEDGER_FIELDS}
-            if not _still_mine(inbound, mark).update(**ledger):
+            if not update(inbound, LEDGER_FIELDS, state=State.QUEUED, leased_until=mark):
                 raise _TakenOver  # undo what this worker applied: the other one applies it
     except _TakenOver:
         log.warning("mail: message %s was taken over by another worker", inbound.pk)
@@ -337,20 +337,14 @@ def _outcome(
 
 def _index(message_id: str, ticket: Ticket | None) -> None:
     if message_id and ticket is not None:
-        ThreadIndex.objects.bulk_create(
-            [ThreadIndex(message_id=message_id[:998], ticket=ticket)], ignore_conflicts=True
-        )
+        insert(ThreadIndex(message_id=message_id[:998], ticket=ticket), ignore_conflicts=True)
 
 
 def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     """Our own mail coming back, or the same message delivered twice (IMAP and SMTP, or a
     retry): recorded in the ledger, applied once."""
     if parsed.message_id:
-        known = (
-            ThreadIndex.objects.filter(message_id=parsed.message_id[:998])
-            .values_list("outbound", "ticket_id")
-            .first()
-        )
+        known = threading.indexed(parsed.message_id)
         if known is None:
             return False
         outbound, ticket_id = known
@@ -382,7 +376,7 @@ def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
         match.ticket,
         kind=MessageKind.AUTO_REPLY,
         body=f"{parsed.subject}\n\n{text}",
-        author=User.objects.by_email(parsed.from_address).first(),
+        author=User.objects.find(parsed.from_address),
         message_id=parsed.message_id,
     )
     _outcome(inbound, Outcome.AUTO_REPLY, match.ticket, message, match.reason)

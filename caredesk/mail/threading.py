@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from caredesk.accounts.models import User
+from caredesk.lib.rows import Query
 from caredesk.tickets.models import Ticket
 
 from . import addresses
@@ -24,6 +25,7 @@ from .choices import Reason
 from .models import ThreadIndex
 
 SUBJECT_TAG = re.compile(r"\[#(\d{1,12})\]")
+MAX_NUMBER = 2**63 - 1  # ticket numbers are 64-bit keys
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def participation(ticket: Ticket, address: str) -> str | None:
         return "requester"
     if address in ticket.cc:
         return "copied"
-    user = User.objects.by_email(address).only("role", "is_active").first()
+    user = User.objects.find(address)
     if user and user.is_agent:
         return "agent"
     domain = _domain(address)
@@ -91,36 +93,50 @@ def is_participant(ticket: Ticket, address: str) -> bool:
     return participation(ticket, address) is not None
 
 
+# Compiled once: each incoming message asks these (lib/rows explains why).
+_TICKET = Query(lambda number: Ticket.objects.select_related("requester").filter(pk=number), int)
+_INDEXED = Query(
+    lambda message_id: ThreadIndex.objects.filter(message_id=message_id).values_list(
+        "outbound", "ticket_id"
+    ),
+    str,
+)
+
+
+def indexed(message_id: str) -> tuple[bool, int] | None:
+    """(sent by caredesk, ticket number) of a Message-ID in the thread index, or None."""
+    return _INDEXED.first(message_id[:998])
+
+
+def _ticket(number: int) -> Ticket | None:
+    return _TICKET.first(number) if number <= MAX_NUMBER else None
+
+
 def by_reply_address(recipients: Iterable[str]) -> Match | None:
     for address in recipients:
         number = addresses.ticket_number_from(address)
         if number is not None:
-            ticket = Ticket.objects.select_related("requester").filter(pk=number).first()
+            ticket = _ticket(number)
             if ticket:
                 return Match(ticket, Reason.REPLY_ADDRESS)
     return None
 
 
 def by_headers(in_reply_to: list[str], references: list[str]) -> Match | None:
-    # The direct parent first, then the references from the newest back.
-    wanted = [*in_reply_to, *reversed(references)][:50]
-    if not wanted:
-        return None
-    known = {
-        entry.message_id: entry.ticket
-        for entry in ThreadIndex.objects.filter(message_id__in=wanted).select_related(
-            "ticket__requester"
-        )
-    }
-    for message_id in wanted:
-        if message_id in known:
-            return Match(known[message_id], Reason.HEADER)
+    # The direct parent first, then the references from the newest back: usually the
+    # first one asked is known, so one lookup each rather than one IN over them all.
+    for message_id in dict.fromkeys([*in_reply_to, *reversed(references)][:50]):
+        entry = indexed(message_id)
+        if entry is not None:
+            ticket = _ticket(entry[1])
+            if ticket is not None:
+                return Match(ticket, Reason.HEADER)
     return None
 
 
 def by_subject_tag(subject: str, sender: str) -> Match | None:
     for number in SUBJECT_TAG.findall(subject):
-        ticket = Ticket.objects.select_related("requester").filter(pk=int(number)).first()
+        ticket = _ticket(int(number))
         if ticket and is_participant(ticket, sender):
             return Match(ticket, Reason.SUBJECT_TAG)
     return None

@@ -13,6 +13,8 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from caredesk.lib.rows import Query, insert
+
 from .models import Delivery, DeliveryStatus, OutboundEmail, WebhookDelivery, WebhookEndpoint
 from .transports import TransportError
 from .transports import email as email_transport
@@ -40,11 +42,15 @@ def enqueue_email(
     ref: str = "",
 ) -> OutboundEmail:
     """Queue a message; call it inside the transaction of the change that causes it."""
-    return OutboundEmail.objects.create(
-        to=to, cc=cc or [], subject=subject, body=body, headers=headers or {}, ref=ref
+    return insert(
+        OutboundEmail(
+            to=to, cc=cc or [], subject=subject, body=body, headers=headers or {}, ref=ref
+        )
     )
 
 
+# Compiled once: every ticket event asks it (lib/rows explains why).
+_ACTIVE_ENDPOINTS = Query(lambda: WebhookEndpoint.objects.filter(active=True))
 _endpoints: ContextVar[list[WebhookEndpoint] | None] = ContextVar("endpoints", default=None)
 
 
@@ -52,7 +58,7 @@ _endpoints: ContextVar[list[WebhookEndpoint] | None] = ContextVar("endpoints", d
 def endpoints_read_once() -> Iterator[None]:
     """Within this block, the active endpoints are those read on entering it: for a
     batch of changes (the mail worker's), one query instead of one per event."""
-    token = _endpoints.set(list(WebhookEndpoint.objects.filter(active=True)))
+    token = _endpoints.set(_ACTIVE_ENDPOINTS())
     try:
         yield
     finally:
@@ -65,7 +71,7 @@ def enqueue_webhooks(event_type: str, data: Callable[[], dict]) -> int:
     some endpoint wants the event. Returns how many deliveries were queued."""
     active = _endpoints.get()
     if active is None:
-        active = WebhookEndpoint.objects.filter(active=True)
+        active = _ACTIVE_ENDPOINTS()
     endpoints = [e for e in active if e.wants(event_type)]
     if not endpoints:
         return 0

@@ -31,7 +31,7 @@ from caredesk.core.writes import one_writer
 
 from . import access, lifecycle, queues
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
-from .models import Event, Message, Ticket
+from .models import Attachment, Event, Message, Ticket
 from .views.attachments import as_download
 
 router = Router(tags=["tickets"])
@@ -262,7 +262,8 @@ def _summary(ticket: Ticket, viewer: User) -> dict:
     }
 
 
-def _message(message: Message, viewer: User) -> dict:
+def _message(message: Message, viewer: User, attachments: list[Attachment] | None = None) -> dict:
+    """``attachments``: those just stored with a new message (else they are read)."""
     return {
         "id": message.pk,
         "ticket": message.ticket_id,
@@ -281,7 +282,7 @@ def _message(message: Message, viewer: User) -> dict:
                 "sha256": a.sha256,
                 "url": reverse("api:attachment", kwargs={"attachment_id": a.pk}),
             }
-            for a in message.attachments.all()
+            for a in (message.attachments.all() if attachments is None else attachments)
         ],
     }
 
@@ -298,8 +299,11 @@ def _event(event: Event, viewer: User) -> dict:
     }
 
 
-def _detail(ticket: Ticket, viewer: User) -> dict:
+def _detail(ticket: Ticket, viewer: User, messages: list[dict] | None = None) -> dict:
+    """``messages``: already shaped (a new ticket's first one), else they are read."""
     agent = viewer.is_agent
+    if messages is None:
+        messages = [_message(m, viewer) for m in access.visible_messages(viewer, ticket)]
     events = ticket.events.select_related("actor") if agent else None
     return {
         **_summary(ticket, viewer),
@@ -309,7 +313,7 @@ def _detail(ticket: Ticket, viewer: User) -> dict:
         "references": ticket.references,
         "follow_up_of": ticket.follow_up_of_id,
         "closed_at": ticket.closed_at,
-        "messages": [_message(m, viewer) for m in access.visible_messages(viewer, ticket)],
+        "messages": messages,
         "events": [_event(e, viewer) for e in events] if events is not None else None,
         "client_context": ticket.client_context if agent else None,
     }
@@ -401,7 +405,9 @@ def create_ticket(
         )
         if ticket.organization_id == user.organization_id:
             ticket.organization = user.organization  # loaded with the token already
-        return _json(TicketDetail, _detail(ticket, user))
+        first = ticket.opening_message
+        messages = [_message(first, user, first.stored_attachments)]
+        return _json(TicketDetail, _detail(ticket, user, messages))
 
     return idempotency.respond(
         request,
@@ -506,7 +512,7 @@ def post_message(
             message = lifecycle.requester_reply(
                 ticket, user, data.body, channel=channel, uploads=body.uploads
             )
-        return _json(MessageOut, _message(message, user))
+        return _json(MessageOut, _message(message, user, message.stored_attachments))
 
     return idempotency.respond(
         request,
@@ -565,7 +571,7 @@ def reopen_ticket(
         message = lifecycle.requester_reply(
             ticket, user, body.data.body, channel=channel, uploads=body.uploads
         )
-        return _json(MessageOut, _message(message, user))
+        return _json(MessageOut, _message(message, user, message.stored_attachments))
 
     return idempotency.respond(
         request,

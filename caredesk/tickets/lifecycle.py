@@ -19,6 +19,7 @@ from django.template.defaultfilters import filesizeformat, pluralize
 from django.utils import timezone
 
 from caredesk.accounts.models import User
+from caredesk.lib.rows import insert, update
 
 from . import search, signals
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
@@ -80,7 +81,7 @@ def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_valu
             data[name] = value  # the whole of it; the column shows its start
             value = value[: EVENT_VALUE_MAX - 1] + "…"
         values[name] = value
-    return Event.objects.create(ticket=ticket, actor=actor, kind=kind, data=data, **values)
+    return insert(Event(ticket=ticket, actor=actor, kind=kind, data=data, **values))
 
 
 def _require_agent(user: User, action: str) -> None:
@@ -104,7 +105,10 @@ def validate_uploads(uploads: Sequence[Upload]) -> None:
             )
 
 
-def _store_attachments(ticket: Ticket, message: Message, uploads: Sequence[Upload]) -> None:
+def _store_attachments(
+    ticket: Ticket, message: Message, uploads: Sequence[Upload]
+) -> list[Attachment]:
+    stored = []
     for upload in uploads:
         digest = hashlib.sha256()
         for chunk in upload.chunks():
@@ -118,7 +122,8 @@ def _store_attachments(ticket: Ticket, message: Message, uploads: Sequence[Uploa
             sha256=digest.hexdigest(),
         )
         attachment.file.save(attachment.filename, upload, save=False)
-        attachment.save()
+        stored.append(insert(attachment))
+    return stored
 
 
 def _add_message(
@@ -135,7 +140,7 @@ def _add_message(
     kind: str = "",
     first: bool = False,
 ) -> Message:
-    message = Message.objects.create(
+    message = Message(
         ticket=ticket,
         author=author,
         kind=kind or (MessageKind.NOTE if internal else MessageKind.REPLY),
@@ -146,7 +151,9 @@ def _add_message(
         channel=channel,
         message_id=message_id,
     )
-    _store_attachments(ticket, message, uploads)
+    insert(message)
+    # Kept on the message, so that an answer about it needs no read-back.
+    message.stored_attachments = _store_attachments(ticket, message, uploads)
     if not first:  # the first message is announced by ticket_created
         signals.message_added.send(Ticket, ticket=ticket, message=message)
     return message
@@ -154,7 +161,7 @@ def _add_message(
 
 def _save(ticket: Ticket, *fields: str) -> None:
     ticket.updated_at = timezone.now()
-    ticket.save(update_fields=[*fields, "updated_at"])
+    update(ticket, [*fields, "updated_at"])
 
 
 def _set_status(ticket: Ticket, actor: User | None, to: str, **data) -> None:
@@ -217,7 +224,7 @@ def create_ticket(
         raise TransitionError(f"Unknown channel {channel!r}.")
     validate_uploads(uploads)
     now = timezone.now()
-    ticket = Ticket.objects.create(
+    ticket = Ticket(
         subject=subject[:250],
         requester=requester,
         organization_id=requester.organization_id,
@@ -232,6 +239,7 @@ def create_ticket(
         created_at=now,
         updated_at=now,
     )
+    insert(ticket)
     author = actor or requester
     message = _add_message(
         ticket,
@@ -501,7 +509,7 @@ def requester_reply(
             event_data=event_data,
             **mail,
         )
-        return follow_up.messages.get()
+        return follow_up.opening_message
     message = _add_message(
         ticket, author, body, internal=False, channel=channel, uploads=uploads, **mail
     )

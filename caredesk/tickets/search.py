@@ -15,6 +15,8 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
+from caredesk.lib.rows import insert
+
 from .models import SearchDocument, Ticket
 
 _WORD = re.compile(r"\w[\w@.+-]*", re.UNICODE)
@@ -32,7 +34,7 @@ def index_new_ticket(ticket: Ticket, first_message: str) -> None:
         ticket.references,
         first_message,
     ]
-    SearchDocument.objects.create(ticket=ticket, document="\n".join(p for p in parts if p))
+    insert(SearchDocument(ticket=ticket, document="\n".join(p for p in parts if p)))
 
 
 def index_message(ticket: Ticket, text: str) -> None:

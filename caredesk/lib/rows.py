@@ -1,0 +1,209 @@
+"""Hot-path statements whose SQL is built once, not on every call.
+
+Django builds each statement from scratch: ``Event.objects.create()`` spends ~150 µs of
+Python on a seven-column insert, and a one-row ``filter().first()`` 230-400 µs, where
+SQLite's own work is 10-20 µs (measured on the 2-core bench machine). A new ticket
+writes eight or nine rows and makes four or five lookups, so statement building was most
+of the cost of a ticket created by mail or through the API (docs/benchmarks.md).
+
+``insert()`` writes one model instance with an INSERT compiled once per model. ``Query``
+is a read written with the ORM, compiled once, then run with new values. Both go through
+Django's cursor (its transaction, its query log under DEBUG, its backend adapters), and
+the values are prepared by the model fields exactly as the ORM prepares them; only the
+building of the SQL text is skipped. Model signals are not sent: caredesk connects none
+to these models (``caredesk/core/tests/test_rows.py`` keeps it so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+
+
+@cache
+def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str, tuple, bool]:
+    meta = model._meta
+    if meta.parents:
+        raise TypeError(f"{meta.label}: multi-table inheritance is not supported here")
+    generated = meta.pk.db_returning  # an auto-increment key: the database assigns it
+    fields = tuple(f for f in meta.concrete_fields if not (f.primary_key and generated))
+    for field in fields:
+        if hasattr(field, "get_placeholder") or field.db_returning:
+            raise TypeError(f"{meta.label}.{field.name} needs the ORM's own insert")
+    quote = connection.ops.quote_name
+    # Identifiers from the model's metadata, quoted; the values travel as parameters.
+    columns = ", ".join(quote(f.column) for f in fields)
+    places = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({places})"  # noqa: S608
+    if on_conflict:
+        sql += " ON CONFLICT DO NOTHING"
+    if generated:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    return sql, fields, generated
+
+
+def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
+    """INSERT ``obj`` (as ``obj.save(force_insert=True)`` would) and set its key.
+
+    With ``ignore_conflicts``, a row that breaks a unique constraint is skipped: the
+    object then keeps ``pk=None`` if the database assigns keys."""
+    sql, fields, generated = _insert_sql(type(obj), connection.vendor, ignore_conflicts)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if generated:
+            row = cursor.fetchone()
+            obj.pk = row[0] if row else None
+    if obj.pk is not None:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return obj
+
+
+class _Slot:
+    """Stands for a value in the compiled query; unique, so its place can be found."""
+
+    samples = {
+        str: lambda i: f"\x00slot-{i}\x00",
+        int: lambda i: -7_391_024_000 - i,
+        datetime: lambda i: datetime(1901, 2, 3, 4, 5, 6, 700_000 + i, tzinfo=UTC),
+    }
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+class Query:
+    """A read written with the ORM and compiled once (per database vendor).
+
+    ``build`` receives one stand-in per declared type and returns a queryset: of model
+    instances (``select_related`` included) or of ``values_list()`` tuples. Each stand-in
+    must end up as one plain query parameter (``field=value``, ``field__gte=value``,
+    ``Lower(Value(value))``…), which is checked when the query is compiled. Calling the
+    query runs the same SQL with the given values and returns what the queryset would::
+
+        thread_entry = Query(
+            lambda message_id: ThreadIndex.objects.filter(message_id=message_id)
+            .values_list("outbound", "ticket_id")[:1],
+            str,
+        )
+        rows = thread_entry("abc@example.org")
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *types: type) -> None:
+        for kind in types:
+            if kind not in _Slot.samples:
+                raise TypeError(f"unsupported parameter type {kind!r}")
+        self._build = build
+        self._types = types
+        self._compiled: dict[str, _Compiled] = {}
+
+    def __call__(self, *values: Any) -> list:
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is None:
+            compiled = self._compiled[connection.vendor] = _Compiled(self._build, self._types)
+        return compiled.run(values)
+
+    def first(self, *values: Any) -> Any:
+        rows = self(*values)
+        return rows[0] if rows else None
+
+
+class _Compiled:
+    def __init__(self, build: Callable[..., QuerySet], types: tuple[type, ...]) -> None:
+        samples = [_Slot.samples[kind](i) for i, kind in enumerate(types)]
+        queryset = build(*samples)
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        self.sql, self.params = sql, list(params)
+        self.places = []
+        for sample in samples:
+            found = [i for i, p in enumerate(self.params) if p == _adapt(sample)]
+            if len(found) != 1:
+                raise ValueError(f"{sample!r} must appear once as a parameter, not {len(found)}")
+            self.places.append(found[0])
+        self.converters = list(
+            compiler.get_converters([column for column, _, _ in compiler.select]).items()
+        )
+        self.make: Callable[[list], Any] = tuple
+        if queryset._iterable_class is ModelIterable:
+            self.make = self._model_maker(compiler, queryset._fetch_mode)
+        elif queryset._iterable_class is not ValuesListIterable:
+            raise TypeError("only model and values_list() querysets")
+
+    @staticmethod
+    def _model_maker(compiler, fetch_mode) -> Callable[[list], Model]:
+        # As ModelIterable builds its objects, from the compiler's description of the row.
+        if fetch_mode.track_peers:
+            raise TypeError("fetch modes that track peers need the ORM's own iteration")
+        info = compiler.klass_info
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        names = [column[0].target.attname for column in compiler.select[start:end]]
+        populators = get_related_populators(info, compiler.select, connection.alias, fetch_mode)
+        model = info["model"]
+
+        def make(row: list) -> Model:
+            obj = model.from_db(connection.alias, names, row[start:end], fetch_mode=fetch_mode)
+            for populator in populators:
+                populator.populate(row, obj)
+            return obj
+
+        return make
+
+    def run(self, values: tuple) -> list:
+        bound = list(self.params)
+        for place, value in zip(self.places, values, strict=True):
+            bound[place] = _adapt(value)
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, bound)
+            rows = cursor.fetchall()
+        made = []
+        for row in rows:
+            row = list(row)
+            for place, (functions, expression) in self.converters:  # as the compiler does
+                for convert in functions:
+                    row[place] = convert(row[place], expression, connection)
+            made.append(self.make(row))
+        return made
+
+
+@cache
+def _update_sql(model: type[Model], vendor: str, names: tuple[str, ...], where: tuple[str, ...]):
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    conditions = [meta.pk, *(meta.get_field(name) for name in where)]
+    quote = connection.ops.quote_name
+    # Identifiers from the model's metadata, quoted; the values travel as parameters.
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    tests = " AND ".join(f"{quote(f.column)} = %s" for f in conditions)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {tests}"  # noqa: S608
+    return sql, fields, conditions[1:]
+
+
+def update(obj: Model, names: Sequence[str], **expected: Any) -> int:
+    """UPDATE the columns ``names`` of ``obj``'s row to its current values, as
+    ``obj.save(update_fields=names)`` would, but only while the row's other columns still
+    hold the ``expected`` values (a conditional update: none may be None). Returns how
+    many rows changed: 0 or 1."""
+    sql, fields, conditions = _update_sql(
+        type(obj), connection.vendor, tuple(names), tuple(expected)
+    )
+    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    params.append(obj._meta.pk.get_db_prep_value(obj.pk, connection))
+    for field in conditions:
+        value = expected[field.name]
+        if value is None:
+            raise ValueError(f"expected {field.name} IS NULL: use the ORM")
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
