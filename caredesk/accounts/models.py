@@ -12,7 +12,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from caredesk.lib.rows import Query
+from caredesk.lib.rows import Query, insert
 
 from .choices import OrganizationKind, Role
 
@@ -58,7 +58,8 @@ class UserManager(BaseUserManager["User"]):
             return user
         try:
             with transaction.atomic():
-                return self.create_user(email, None, name=name.strip()[:200])
+                # No password: nothing for save() to announce, so the one-statement insert.
+                return insert(self._new(email, None, name=name.strip()[:200]))
         except IntegrityError:  # created by a parallel request a moment ago
             return self.by_email(email).get()
 
@@ -66,11 +67,15 @@ class UserManager(BaseUserManager["User"]):
         return self.by_email(username).get()
 
     def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        user = self._new(email, password, **fields)
+        user.save(using=self._db)
+        return user
+
+    def _new(self, email: str, password: str | None, **fields) -> User:
         if not email:
             raise ValueError("An email address is required")
         user = self.model(email=self.normalize_email(email).lower(), **fields)
         user.set_password(password)
-        user.save(using=self._db)
         return user
 
     def create_superuser(self, email: str, password: str | None = None, **fields) -> User:

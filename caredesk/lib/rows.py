@@ -19,11 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+from django.db.models.sql import UpdateQuery
+
+
+def _connection() -> BaseDatabaseWrapper:
+    """This thread's connection object itself: ``django.db.connection`` is a proxy that
+    looks it up again on every attribute, and field preparation reads many."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @cache
@@ -36,7 +44,7 @@ def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str
     for field in fields:
         if hasattr(field, "get_placeholder") or field.db_returning:
             raise TypeError(f"{meta.label}.{field.name} needs the ORM's own insert")
-    quote = connection.ops.quote_name
+    quote = _connection().ops.quote_name  # the vendor's quoting, whichever thread's
     # Identifiers from the model's metadata, quoted; the values travel as parameters.
     columns = ", ".join(quote(f.column) for f in fields)
     places = ", ".join(["%s"] * len(fields))
@@ -53,6 +61,7 @@ def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
 
     With ``ignore_conflicts``, a row that breaks a unique constraint is skipped: the
     object then keeps ``pk=None`` if the database assigns keys."""
+    connection = _connection()
     sql, fields, generated = _insert_sql(type(obj), connection.vendor, ignore_conflicts)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -76,17 +85,25 @@ class _Slot:
     }
 
 
-def _adapt(value: Any) -> Any:
+def _adapt(value: Any, connection: BaseDatabaseWrapper) -> Any:
     if isinstance(value, datetime):
         return connection.ops.adapt_datetimefield_value(value)
     return value
+
+
+class Update(NamedTuple):
+    """What a ``Query`` may build instead of a read: ``queryset.update(**values)``."""
+
+    queryset: QuerySet
+    values: dict[str, Any]
 
 
 class Query:
     """A read written with the ORM and compiled once (per database vendor).
 
     ``build`` receives one stand-in per declared type and returns a queryset: of model
-    instances (``select_related`` included) or of ``values_list()`` tuples. Each stand-in
+    instances (``select_related`` included) or of ``values_list()`` tuples; or an
+    ``Update`` (the query then returns how many rows it changed). Each stand-in
     must end up as one plain query parameter (``field=value``, ``field__gte=value``,
     ``Lower(Value(value))``…), which is checked when the query is compiled. Calling the
     query runs the same SQL with the given values and returns what the queryset would::
@@ -107,11 +124,13 @@ class Query:
         self._types = types
         self._compiled: dict[str, _Compiled] = {}
 
-    def __call__(self, *values: Any) -> list:
+    def __call__(self, *values: Any) -> list | int:
+        connection = _connection()
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
-            compiled = self._compiled[connection.vendor] = _Compiled(self._build, self._types)
-        return compiled.run(values)
+            compiled = _Compiled(self._build, self._types, connection)
+            self._compiled[connection.vendor] = compiled
+        return compiled.run(values, connection)
 
     def first(self, *values: Any) -> Any:
         rows = self(*values)
@@ -119,52 +138,63 @@ class Query:
 
 
 class _Compiled:
-    def __init__(self, build: Callable[..., QuerySet], types: tuple[type, ...]) -> None:
+    def __init__(self, build: Callable[..., QuerySet], types: tuple[type, ...], connection) -> None:
         samples = [_Slot.samples[kind](i) for i, kind in enumerate(types)]
-        queryset = build(*samples)
-        compiler = queryset.query.get_compiler(connection=connection)
+        built = build(*samples)
+        self.updates = isinstance(built, Update)
+        if self.updates:
+            query = built.queryset.query.chain(UpdateQuery)
+            query.add_update_values(built.values)
+        else:
+            query = built.query
+        compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         self.sql, self.params = sql, list(params)
         self.places = []
         for sample in samples:
-            found = [i for i, p in enumerate(self.params) if p == _adapt(sample)]
+            found = [i for i, p in enumerate(self.params) if p == _adapt(sample, connection)]
             if len(found) != 1:
                 raise ValueError(f"{sample!r} must appear once as a parameter, not {len(found)}")
             self.places.append(found[0])
+        self.converters: list = []
+        self.make: Callable[[list], Any] = tuple
+        if self.updates:
+            return
         self.converters = list(
             compiler.get_converters([column for column, _, _ in compiler.select]).items()
         )
-        self.make: Callable[[list], Any] = tuple
-        if queryset._iterable_class is ModelIterable:
-            self.make = self._model_maker(compiler, queryset._fetch_mode)
-        elif queryset._iterable_class is not ValuesListIterable:
+        if built._iterable_class is ModelIterable:
+            self.make = self._model_maker(compiler, built._fetch_mode, connection.alias)
+        elif built._iterable_class is not ValuesListIterable:
             raise TypeError("only model and values_list() querysets")
 
     @staticmethod
-    def _model_maker(compiler, fetch_mode) -> Callable[[list], Model]:
+    def _model_maker(compiler, fetch_mode, alias: str) -> Callable[[list], Model]:
         # As ModelIterable builds its objects, from the compiler's description of the row.
         if fetch_mode.track_peers:
             raise TypeError("fetch modes that track peers need the ORM's own iteration")
         info = compiler.klass_info
         start, end = info["select_fields"][0], info["select_fields"][-1] + 1
         names = [column[0].target.attname for column in compiler.select[start:end]]
-        populators = get_related_populators(info, compiler.select, connection.alias, fetch_mode)
+        populators = get_related_populators(info, compiler.select, alias, fetch_mode)
         model = info["model"]
 
         def make(row: list) -> Model:
-            obj = model.from_db(connection.alias, names, row[start:end], fetch_mode=fetch_mode)
+            obj = model.from_db(alias, names, row[start:end], fetch_mode=fetch_mode)
             for populator in populators:
                 populator.populate(row, obj)
             return obj
 
         return make
 
-    def run(self, values: tuple) -> list:
+    def run(self, values: tuple, connection: BaseDatabaseWrapper) -> list | int:
         bound = list(self.params)
         for place, value in zip(self.places, values, strict=True):
-            bound[place] = _adapt(value)
+            bound[place] = _adapt(value, connection)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, bound)
+            if self.updates:
+                return cursor.rowcount
             rows = cursor.fetchall()
         made = []
         for row in rows:
@@ -181,7 +211,7 @@ def _update_sql(model: type[Model], vendor: str, names: tuple[str, ...], where: 
     meta = model._meta
     fields = [meta.get_field(name) for name in names]
     conditions = [meta.pk, *(meta.get_field(name) for name in where)]
-    quote = connection.ops.quote_name
+    quote = _connection().ops.quote_name  # the vendor's quoting, whichever thread's
     # Identifiers from the model's metadata, quoted; the values travel as parameters.
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     tests = " AND ".join(f"{quote(f.column)} = %s" for f in conditions)
@@ -194,6 +224,7 @@ def update(obj: Model, names: Sequence[str], **expected: Any) -> int:
     ``obj.save(update_fields=names)`` would, but only while the row's other columns still
     hold the ``expected`` values (a conditional update: none may be None). Returns how
     many rows changed: 0 or 1."""
+    connection = _connection()
     sql, fields, conditions = _update_sql(
         type(obj), connection.vendor, tuple(names), tuple(expected)
     )

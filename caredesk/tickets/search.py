@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
-from caredesk.lib.rows import insert
+from caredesk.lib.rows import Query, Update, insert
 
 from .models import SearchDocument, Ticket
 
@@ -37,11 +37,20 @@ def index_new_ticket(ticket: Ticket, first_message: str) -> None:
     insert(SearchDocument(ticket=ticket, document="\n".join(p for p in parts if p)))
 
 
+# Compiled once: every message asks it (lib/rows explains why).
+_APPEND = Query(
+    lambda number, text: Update(
+        SearchDocument.objects.filter(ticket_id=number),
+        {"document": Concat(F("document"), Value(text))},
+    ),
+    int,
+    str,
+)
+
+
 def index_message(ticket: Ticket, text: str) -> None:
     """Append one message's text: one UPDATE, not a rebuild from every message."""
-    SearchDocument.objects.filter(ticket=ticket).update(
-        document=Concat(F("document"), Value("\n" + text))
-    )
+    _APPEND(ticket.pk, "\n" + text)
 
 
 def _terms(query: str) -> list[str]:

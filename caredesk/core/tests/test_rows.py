@@ -17,6 +17,7 @@ from caredesk.outbox.models import OutboundEmail
 from caredesk.tickets.models import Attachment, Event, Message, SearchDocument, Ticket
 
 WRITTEN_BY_ROWS = [
+    User,
     Ticket,
     Message,
     Attachment,
