@@ -41,6 +41,8 @@ def pytest_collection_modifyitems(config, items):
 def _fast_and_private(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
+    if settings.MAIL_SPOOL:  # SQLite: each test its own (PostgreSQL uses none)
+        settings.MAIL_SPOOL = str(tmp_path / "mail-spool.sqlite3")
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     settings.STORAGES = {
         **settings.STORAGES,

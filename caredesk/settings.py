@@ -193,6 +193,14 @@ API_IDEMPOTENCY_TTL = envint("CAREDESK_API_IDEMPOTENCY_TTL", 24 * 3600)
 # Email channel
 CAREDESK_SUPPORT_ADDRESSES = envlist("CAREDESK_SUPPORT_ADDRESSES", "support@demo.caredesk.test")
 MAIL_MAX_BYTES = envint("CAREDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+# SQLite only: the intake's own database file, beside the main one (caredesk/mail/spool.py
+# says why). On PostgreSQL, and when set to "", the intake writes the ledger directly.
+MAIL_SPOOL = envstr(
+    "CAREDESK_MAIL_SPOOL",
+    f"{DATABASES['default']['NAME']}-spool"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else "",
+)
 SMTPD_HOST = envstr("CAREDESK_SMTPD_HOST", "127.0.0.1")
 SMTPD_PORT = envint("CAREDESK_SMTPD_PORT", 2525)
 # Automatic mails (acknowledgements) to one address per hour, at most: a loop brake.

@@ -129,7 +129,7 @@ def poll(
         for message in client.fetch(uid_list=uids, mark_seen=False, bulk=False):
             if should_stop():
                 break
-            row = intake.receive(message.raw, transport=Transport.IMAP, mailbox=mailbox.name)
+            queue_id = intake.receive(message.raw, transport=Transport.IMAP, mailbox=mailbox.name)
             # Stored and committed: now it may leave the unseen set.
             if mailbox.move_to:
                 client.move(message.uid, mailbox.move_to)
@@ -137,9 +137,9 @@ def poll(
                 client.flag(message.uid, MailMessageFlags.SEEN, True)
             stored += 1
             logger.info(
-                "%s: stored #%s (UID %s, %d bytes)",
+                "%s: stored %s (UID %s, %d bytes)",
                 mailbox.name,
-                row.pk,
+                queue_id,
                 message.uid,
                 len(message.raw),
             )

@@ -1,12 +1,13 @@
 """The one way in: store the raw bytes (committed) before anything else looks at them.
 
 The SMTP server, the IMAP poller and provider webhooks call ``receive()`` and nothing
-else; the worker then runs ``processing.process_pending()`` over what was stored.
+else; the worker then runs ``processing.process_pending()`` over what was stored. On
+SQLite the bytes are committed to the intake's own file and the worker moves them into
+the ledger (``spool``); on PostgreSQL they go into the ledger at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.db import transaction
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import insert
 
+from . import spool
 from .models import InboundMessage
 
 
@@ -24,17 +26,25 @@ def receive(
     envelope_from: str = "",
     envelope_to: Sequence[str] = (),
     mailbox: str = "",
-) -> InboundMessage:
-    """Store one message durably and return its row (committed when this returns)."""
-    with one_writer(), transaction.atomic():
-        return insert(
-            InboundMessage(
-                transport=transport,
-                mailbox=mailbox[:200],
-                envelope_from=envelope_from[:998],
-                envelope_to=list(envelope_to),
-                raw=raw,
-                size=len(raw),
-                sha256=hashlib.sha256(raw).hexdigest(),
-            )
-        )
+) -> str:
+    """Store one message durably (committed when this returns); returns its queue id."""
+    row = InboundMessage.received(
+        raw,
+        queue_id=spool.new_queue_id(),
+        transport=transport,
+        mailbox=mailbox[:200],
+        envelope_from=envelope_from[:998],
+        envelope_to=list(envelope_to),
+    )
+    if spool.enabled():
+        spool.put(row)
+    else:
+        with one_writer(), transaction.atomic():
+            insert(row)
+    return row.queue_id
+
+
+def stored(queue_id: str) -> InboundMessage:
+    """The ledger row of a received message (moved from the spool first if need be)."""
+    spool.move()
+    return InboundMessage.objects.get(queue_id=queue_id)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import models
 from django.utils import timezone
 
@@ -17,6 +19,9 @@ class InboundMessage(models.Model):
     duplicates: the ticket message and this row's outcome are written in one transaction.
     """
 
+    # The intake's name for it (the SMTP answer's "Queued as …"); moving it from the spool
+    # (mail/spool.py) twice is recognised by it. Empty for mail received before it existed.
+    queue_id = models.CharField(max_length=32, null=True, blank=True)  # unique: see Meta
     received_at = models.DateTimeField(default=timezone.now)
     transport = models.CharField(max_length=8, choices=Transport.choices)
     mailbox = models.CharField(max_length=200, blank=True)  # IMAP mailbox / webhook provider
@@ -59,9 +64,23 @@ class InboundMessage(models.Model):
             # Ledger view for a ticket: ticket=N ORDER BY id
             models.Index(fields=["ticket", "id"], name="inbound_ticket_id"),
         ]
+        constraints = [
+            # Partial (older rows have none), which also lets SQLite add it as an index
+            # instead of rebuilding a table that holds every raw message.
+            models.UniqueConstraint(
+                fields=["queue_id"],
+                condition=models.Q(queue_id__isnull=False),
+                name="inbound_queue_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_id or self.pk} via {self.transport}: {self.outcome or self.state}"
+
+    @classmethod
+    def received(cls, raw: bytes, **fields) -> InboundMessage:
+        """A new (unsaved) ledger row for the bytes ``raw``."""
+        return cls(raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(), **fields)
 
 
 class ThreadIndex(models.Model):

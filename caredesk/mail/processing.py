@@ -39,7 +39,7 @@ from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind
 from caredesk.tickets.models import Message, Ticket
 
-from . import addresses, loops, quoting, threading
+from . import addresses, loops, quoting, spool, threading
 from .choices import Outcome, Reason, State
 from .models import InboundMessage, ThreadIndex
 from .parsing import ParsedMail, parse
@@ -76,7 +76,7 @@ def _holder() -> str:
 
 
 def has_pending() -> bool:
-    return InboundMessage.objects.filter(state=State.QUEUED).exists()
+    return spool.count() > 0 or InboundMessage.objects.filter(state=State.QUEUED).exists()
 
 
 def process_pending(limit: int = 500) -> int:
@@ -87,6 +87,7 @@ def process_pending(limit: int = 500) -> int:
         # The lease is taken, then renewed, before each batch: a worker that lost it (a
         # batch that outlived LEASE_TTL) stops, and leaves the rest to the new holder.
         while handled < limit and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
+            spool.move()  # under the lease: the ledger keeps the order of arrival
             queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
             batch = list(queued[: min(BATCH_SIZE, limit - handled)])
             if not batch:

@@ -11,7 +11,7 @@ The contract with the sending MTA:
   nothing is stored for it;
 * ``SIZE`` is advertised (``MAIL_MAX_BYTES``); a bigger message gets ``552 5.3.4``, either
   at ``MAIL FROM`` (declared size) or after ``DATA`` (undeclared);
-* ``DATA`` answers ``250 2.0.0 Queued as <id>`` only once ``intake.receive()`` returned,
+* ``DATA`` answers ``250 2.0.0 Queued as <queue id>`` only once ``intake.receive()`` returned,
   i.e. once the raw bytes are committed. If storing fails (database locked for longer
   than its timeout, disk full, ...) the answer is ``451 4.3.0``: the sender keeps the
   message and retries, so nothing is lost. A lost 250 (connection cut after commit) makes
@@ -94,7 +94,9 @@ class IntakeHandler:
             self._busy += 1
         try:
             loop = asyncio.get_running_loop()
-            pk = await loop.run_in_executor(self._executor, self.store, raw, mail_from, rcpt_tos)
+            queue_id = await loop.run_in_executor(
+                self._executor, self.store, raw, mail_from, rcpt_tos
+            )
         except Exception:
             logger.exception(
                 "451 for a message from <%s> to %s (%d bytes): storing failed",
@@ -108,27 +110,26 @@ class IntakeHandler:
                 self._busy -= 1
                 self._idle.notify_all()
         logger.info(
-            "stored #%s from <%s> to %s (%d bytes, peer %s)",
-            pk,
+            "stored %s from <%s> to %s (%d bytes, peer %s)",
+            queue_id,
             mail_from,
             ", ".join(rcpt_tos),
             len(raw),
             _peer(session),
         )
-        return f"250 2.0.0 Queued as {pk}"
+        return f"250 2.0.0 Queued as {queue_id}"
 
     # ------------------------------------------------------------------ storage
 
-    def store(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> int:
+    def store(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> str:
         """Store one message (committed on return); runs in the database thread."""
         close_old_connections()  # a connection the database dropped, or past CONN_MAX_AGE
         try:
-            row = intake.receive(
+            return intake.receive(
                 raw, transport=Transport.SMTP, envelope_from=mail_from, envelope_to=rcpt_tos
             )
         finally:
             close_old_connections()  # closes it after an error that made it unusable
-        return row.pk
 
     # ------------------------------------------------------------------ lifecycle
 

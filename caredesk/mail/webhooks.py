@@ -146,7 +146,7 @@ def store_inbound(sender, event: AnymailInboundEvent, esp_name: str, **kwargs) -
     if raw is None:  # a provider view without our exact-bytes reading
         raw = message.as_bytes()
     recipients = message.envelope_recipient or ""
-    row = intake.receive(
+    queue_id = intake.receive(
         raw,
         transport=Transport.WEBHOOK,
         envelope_from=message.envelope_sender or "",
@@ -154,8 +154,8 @@ def store_inbound(sender, event: AnymailInboundEvent, esp_name: str, **kwargs) -
         mailbox=esp_name,
     )
     logger.info(
-        "stored #%s from %s webhook (event %s, %d bytes)",
-        row.pk,
+        "stored %s from %s webhook (event %s, %d bytes)",
+        queue_id,
         esp_name,
         event.event_id,
         len(raw),

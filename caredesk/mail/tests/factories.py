@@ -5,9 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from caredesk.mail import intake
+from caredesk.mail import intake, spool
 from caredesk.mail.choices import Transport
 from caredesk.mail.models import InboundMessage
 
@@ -52,10 +53,16 @@ def deliver(raw: bytes, *, to: tuple[str, ...] = (SUPPORT,)) -> InboundMessage:
     """Store and process one message the way the worker does."""
     from caredesk.mail.processing import process_message
 
-    inbound = intake.receive(raw, transport=Transport.SMTP, envelope_to=to)
+    inbound = intake.stored(intake.receive(raw, transport=Transport.SMTP, envelope_to=to))
     process_message(inbound)
     inbound.refresh_from_db()
     return inbound
+
+
+def ledger() -> QuerySet[InboundMessage]:
+    """The ledger as the worker sees it: what the intake spooled is moved in first."""
+    spool.move(limit=1_000_000)
+    return InboundMessage.objects.all()
 
 
 def message_id_of(raw: bytes) -> str:

@@ -472,7 +472,7 @@ def _interrupted(raw: bytes, times: int = 0) -> InboundMessage:
 
     from caredesk.mail import intake
 
-    inbound = intake.receive(raw, transport="smtp")
+    inbound = intake.stored(intake.receive(raw, transport="smtp"))
     InboundMessage.objects.filter(pk=inbound.pk).update(
         attempts=times + 1, interruptions=times, leased_until=timezone.now()
     )
@@ -483,7 +483,7 @@ def test_a_message_interrupted_by_a_dead_worker_is_taken_again_alone_and_once():
     stuck = _interrupted(build(subject="Was in flight"))
     from caredesk.mail import intake
 
-    later = intake.receive(build(subject="Arrived later"), transport="smtp")
+    later = intake.stored(intake.receive(build(subject="Arrived later"), transport="smtp"))
     assert process_pending(limit=1) == 1  # the interrupted one goes alone, first
     stuck.refresh_from_db()
     assert (stuck.outcome, stuck.interruptions, stuck.attempts) == (Outcome.NEW_TICKET, 1, 2)
@@ -515,8 +515,7 @@ def _marked_by_a_worker(subject: str) -> tuple[list[InboundMessage], object]:
     """A worker's batch of one, marked in flight (committed) but not applied yet."""
     from caredesk.mail import intake, processing
 
-    inbound = intake.receive(build(subject=subject), transport="smtp")
-    batch = [InboundMessage.objects.get(pk=inbound.pk)]
+    batch = [intake.stored(intake.receive(build(subject=subject), transport="smtp"))]
     return batch, processing._mark(batch)
 
 

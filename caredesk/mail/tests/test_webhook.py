@@ -22,7 +22,7 @@ import pytest
 from django.test import Client
 
 from caredesk.mail.choices import Transport
-from caredesk.mail.models import InboundMessage
+from caredesk.mail.tests.factories import ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +115,7 @@ def test_it_stores_the_message_from_a_signed_urlencoded_post(client):
     response = post_urlencoded(client, mailgun_fields(raw))
 
     assert response.status_code == 200
-    row = InboundMessage.objects.get()
+    row = ledger().get()
     assert bytes(row.raw) == raw
     assert row.transport == Transport.WEBHOOK
     assert row.mailbox == "Mailgun"
@@ -139,7 +139,7 @@ def test_it_stores_8bit_mime_with_an_attachment_byte_exact_from_multipart(client
     response = post_multipart(client, mailgun_fields(raw))
 
     assert response.status_code == 200
-    assert bytes(InboundMessage.objects.get().raw) == raw
+    assert bytes(ledger().get().raw) == raw
 
 
 def test_a_message_bigger_than_djangos_form_limit_still_arrives(client, settings):
@@ -148,7 +148,7 @@ def test_a_message_bigger_than_djangos_form_limit_still_arrives(client, settings
     response = post_multipart(client, mailgun_fields(raw))
 
     assert response.status_code == 200
-    assert InboundMessage.objects.get().size == len(raw)
+    assert ledger().get().size == len(raw)
 
 
 def test_a_message_over_the_mail_limit_is_refused_for_good(client, settings):
@@ -156,20 +156,20 @@ def test_a_message_over_the_mail_limit_is_refused_for_good(client, settings):
     response = post_urlencoded(client, mailgun_fields(eml(b"x" * 6_000)))
 
     assert response.status_code == 406  # Mailgun: rejected, not retried
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()
 
 
 def test_a_wrong_signature_is_refused(client):
     fields = mailgun_fields(eml(), key="key-not-the-right-one")
     assert post_urlencoded(client, fields).status_code == 400
     assert post_multipart(client, fields).status_code == 400
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()
 
 
 def test_a_post_without_a_signature_is_refused(client):
     fields = [(name, value) for name, value in mailgun_fields(eml()) if name != "signature"]
     assert post_urlencoded(client, fields).status_code == 400
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()
 
 
 def test_basic_auth_is_required_when_a_webhook_secret_is_set(client, settings):
@@ -179,7 +179,7 @@ def test_basic_auth_is_required_when_a_webhook_secret_is_set(client, settings):
     assert post_urlencoded(client, fields).status_code == 400  # signed, but no basic auth
     wrong = base64.b64encode(b"mailgun:guess").decode()
     assert post_urlencoded(client, fields, HTTP_AUTHORIZATION=f"Basic {wrong}").status_code == 400
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()
 
     settings.MAIL_MAX_BYTES = 1_000  # refused for its auth before its size is looked at
     assert post_urlencoded(client, mailgun_fields(eml(b"x" * 2_000))).status_code == 400
@@ -187,7 +187,7 @@ def test_basic_auth_is_required_when_a_webhook_secret_is_set(client, settings):
 
     right = base64.b64encode(b"mailgun:s3cret-route-password").decode()
     assert post_urlencoded(client, fields, HTTP_AUTHORIZATION=f"Basic {right}").status_code == 200
-    assert InboundMessage.objects.count() == 1
+    assert ledger().count() == 1
 
 
 @pytest.mark.parametrize("anymail_settings", [{}, {"MAILGUN_WEBHOOK_SIGNING_KEY": ""}])
@@ -197,7 +197,7 @@ def test_without_a_signing_key_everything_is_refused(settings, anymail_settings)
     fields = mailgun_fields(eml(), key="")  # "signed" with the empty key
 
     assert post_urlencoded(client, fields).status_code == 500  # Mailgun retries meanwhile
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()
 
 
 def test_a_post_without_the_raw_message_is_refused(client):
@@ -205,4 +205,4 @@ def test_a_post_without_the_raw_message_is_refused(client):
     fields.append(("body-plain", b"The export button does nothing."))
 
     assert post_urlencoded(client, fields).status_code == 400
-    assert not InboundMessage.objects.exists()
+    assert not ledger().exists()

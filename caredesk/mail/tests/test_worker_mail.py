@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_worker_processes_stored_mail_and_sends_the_acknowledgement(mailoutbox):
-    inbound = intake.receive(build(), transport=Transport.SMTP)
+    inbound = intake.stored(intake.receive(build(), transport=Transport.SMTP))
     call_command("worker", "--batch")
     inbound.refresh_from_db()
     assert inbound.outcome == Outcome.NEW_TICKET

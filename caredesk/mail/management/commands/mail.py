@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Count
 
 from caredesk.lib.commands import rows_named
+from caredesk.mail import spool
 from caredesk.mail.choices import Outcome, State
 from caredesk.mail.models import InboundMessage
 from caredesk.mail.processing import retry
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         )
         counts.update(dict(rows))
         counts["queued"] = InboundMessage.objects.filter(state=State.QUEUED).count()
+        counts["spooled"] = spool.count()  # received, not yet moved into the ledger
         counts["total"] = InboundMessage.objects.count()
         self.stdout.write(json.dumps(counts, indent=2))
 

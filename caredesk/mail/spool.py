@@ -1,0 +1,149 @@
+"""On SQLite, the mail intake's own database file: received mail is committed here, and
+the worker moves it into the ledger (``mail_inboundmessage``) before processing it.
+
+Why a second file: SQLite lets one writer at a time into a database file, and the
+worker holds the main file's write lock while it applies a batch of mail. Storing the
+next message waited for that lock, so receiving and processing took turns and the
+intake's ``250`` waited for the worker (bench/mail_ingest.py measured end to end as the
+sum of the two). A file of its own has a lock of its own: the SMTP server, the IMAP
+poller and provider webhooks commit here at once, whatever the worker is doing.
+
+Nothing is lost on the way. A message is committed here before its sender hears
+``250`` (or the IMAP message is marked seen, or the webhook answered); ``move()`` commits
+it to the ledger first and only then deletes it here. A crash between the two leaves it
+in both: the next move finds its queue id in the ledger (a unique column) and only
+deletes it here. The worker moves under its processing lease, so the ledger keeps
+arrival order across all three ways in.
+
+PostgreSQL locks rows, not the database: there the intake writes the ledger directly and
+this file is not used (``MAIL_SPOOL`` is empty). The file holds only mail in transit,
+usually nothing; deleting it while the worker is stopped would lose what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from caredesk.core.writes import one_writer
+from caredesk.lib.rows import insert
+
+from .models import InboundMessage
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS message (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order, never reused
+    queue_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,             -- ISO 8601, with its UTC offset
+    transport TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    envelope_from TEXT NOT NULL,
+    envelope_to TEXT NOT NULL,             -- JSON list
+    raw BLOB NOT NULL
+);
+"""
+MOVE_BATCH = 200
+_local = threading.local()
+
+
+def enabled() -> bool:
+    return bool(settings.MAIL_SPOOL)
+
+
+def new_queue_id() -> str:
+    """The intake's name for a message, as an MTA's queue id: given in the SMTP answer
+    and kept in the ledger, so a sender's log line leads to the row."""
+    return uuid.uuid4().hex
+
+
+def _db() -> sqlite3.Connection:
+    """This thread's connection to the spool (autocommit: each statement commits)."""
+    path = str(settings.MAIL_SPOOL)
+    cached = getattr(_local, "db", None)
+    if cached is not None and cached[0] == path:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    db = sqlite3.connect(path, timeout=20, isolation_level=None, check_same_thread=False)
+    # As the main database: WAL, and a commit survives the process (NORMAL).
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        db.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+    _local.db = (path, db)
+    return db
+
+
+def put(row: InboundMessage) -> None:
+    """Commit a received message (not yet saved anywhere) to the spool."""
+    _db().execute(
+        "INSERT INTO message (queue_id, received_at, transport, mailbox, envelope_from, "
+        "envelope_to, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            row.queue_id,
+            row.received_at.isoformat(),
+            row.transport,
+            row.mailbox,
+            row.envelope_from,
+            json.dumps(row.envelope_to),
+            row.raw,
+        ),
+    )
+
+
+def count() -> int:
+    if not enabled():
+        return 0
+    return _db().execute("SELECT count(*) FROM message").fetchone()[0]
+
+
+def move(limit: int = MOVE_BATCH) -> int:
+    """Move up to ``limit`` spooled messages, oldest first, into the ledger (queued for
+    processing); returns how many."""
+    if not enabled():
+        return 0
+    db = _db()
+    spooled = db.execute(
+        "SELECT id, queue_id, received_at, transport, mailbox, envelope_from, envelope_to, "
+        "raw FROM message ORDER BY id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    if not spooled:
+        return 0
+    with one_writer(), transaction.atomic():
+        for _, queue_id, received_at, transport, mailbox, sender, recipients, raw in spooled:
+            row = InboundMessage.received(
+                raw,
+                queue_id=queue_id,
+                received_at=datetime.fromisoformat(received_at),
+                transport=transport,
+                mailbox=mailbox,
+                envelope_from=sender,
+                envelope_to=json.loads(recipients),
+            )
+            if insert(row, ignore_conflicts=True).pk is None:
+                _already_moved(row)
+    # Committed to the ledger: only now may they leave the spool.
+    db.execute("DELETE FROM message WHERE id <= ?", (spooled[-1][0],))
+    return len(spooled)
+
+
+def _already_moved(row: InboundMessage) -> None:
+    """The queue id is in the ledger: this message was moved before a crash kept it
+    here too, and is skipped. Should it be another message after all (two random
+    128-bit ids alike), it is kept under a new id: never dropped."""
+    earlier = InboundMessage.objects.filter(queue_id=row.queue_id).values_list("sha256").get()
+    if earlier[0] != row.sha256:
+        logger.warning("queue id %s was taken; the message gets a new one", row.queue_id)
+        row.queue_id = new_queue_id()
+        insert(row)
