@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -52,16 +52,14 @@ class UserManager(BaseUserManager["User"]):
     def requester(self, email: str, name: str = "") -> User:
         """The person with this address, created if caredesk does not know them yet: a
         requester with an unusable password ("forgot password" lets them into the portal).
-        Safe against a parallel request creating the same address."""
+        Safe against a parallel request creating the same address: its row is kept, and
+        (ON CONFLICT DO NOTHING) nothing here fails or needs a savepoint."""
         user = self.find(email)
         if user is not None:
             return user
-        try:
-            with transaction.atomic():
-                # No password: nothing for save() to announce, so the one-statement insert.
-                return insert(self._new(email, None, name=name.strip()[:200]))
-        except IntegrityError:  # created by a parallel request a moment ago
-            return self.by_email(email).get()
+        # No password: nothing for save() to announce, so the one-statement insert.
+        user = insert(self._new(email, None, name=name.strip()[:200]), ignore_conflicts=True)
+        return user if user.pk is not None else self.by_email(email).get()
 
     def get_by_natural_key(self, username: str) -> User:
         return self.by_email(username).get()

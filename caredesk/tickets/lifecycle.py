@@ -159,6 +159,15 @@ def _add_message(
     return message
 
 
+def _writes() -> transaction.Atomic:
+    """The transaction of a rule's writes, entered once its checks have passed. Alone,
+    it is the rule's own transaction; inside a caller's (a mail batch, an idempotent API
+    request) it joins it without a savepoint: a refusal was raised before anything was
+    written, and an error rolls back the caller's block. Two statements fewer for every
+    ticket and message that mail or the API brings."""
+    return transaction.atomic(savepoint=False)
+
+
 def _save(ticket: Ticket, *fields: str) -> None:
     ticket.updated_at = timezone.now()
     update(ticket, [*fields, "updated_at"])
@@ -195,7 +204,6 @@ def _status_event(ticket: Ticket, actor: User | None, previous: str, to: str, **
 # ---------------------------------------------------------------- creation
 
 
-@transaction.atomic
 def create_ticket(
     *,
     requester: User,
@@ -223,42 +231,45 @@ def create_ticket(
     if channel not in Channel.values:
         raise TransitionError(f"Unknown channel {channel!r}.")
     validate_uploads(uploads)
-    now = timezone.now()
-    ticket = Ticket(
-        subject=subject[:250],
-        requester=requester,
-        organization_id=requester.organization_id,
-        channel=channel,
-        trying_to_do=fields.trying_to_do,
-        expected=fields.expected,
-        actual=fields.actual,
-        references=fields.references,
-        follow_up_of=follow_up_of,
-        cc=list(cc),
-        client_context=client_context or {},
-        created_at=now,
-        updated_at=now,
-    )
-    insert(ticket)
-    author = actor or requester
-    message = _add_message(
-        ticket,
-        author,
-        body or describe(fields),
-        internal=False,
-        channel=channel,
-        uploads=uploads,
-        message_id=message_id,
-        body_html=body_html,
-        quoted=quoted,
-        first=True,
-    )
-    _event(ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel, **(event_data or {}))
-    if follow_up_of is not None:
-        _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
-    search.index_new_ticket(ticket, message.body)
-    ticket.opening_message = message
-    signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
+    with _writes():
+        now = timezone.now()
+        ticket = Ticket(
+            subject=subject[:250],
+            requester=requester,
+            organization_id=requester.organization_id,
+            channel=channel,
+            trying_to_do=fields.trying_to_do,
+            expected=fields.expected,
+            actual=fields.actual,
+            references=fields.references,
+            follow_up_of=follow_up_of,
+            cc=list(cc),
+            client_context=client_context or {},
+            created_at=now,
+            updated_at=now,
+        )
+        insert(ticket)
+        author = actor or requester
+        message = _add_message(
+            ticket,
+            author,
+            body or describe(fields),
+            internal=False,
+            channel=channel,
+            uploads=uploads,
+            message_id=message_id,
+            body_html=body_html,
+            quoted=quoted,
+            first=True,
+        )
+        _event(
+            ticket, author, EventKind.CREATED, "", Status.NEW, channel=channel, **(event_data or {})
+        )
+        if follow_up_of is not None:
+            _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
+        search.index_new_ticket(ticket, message.body)
+        ticket.opening_message = message
+        signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
     return ticket
 
 
@@ -475,7 +486,6 @@ def agent_reply(
     return message
 
 
-@transaction.atomic
 def requester_reply(
     ticket: Ticket,
     author: User,
@@ -510,17 +520,18 @@ def requester_reply(
             **mail,
         )
         return follow_up.opening_message
-    message = _add_message(
-        ticket, author, body, internal=False, channel=channel, uploads=uploads, **mail
-    )
-    _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk, **(event_data or {}))
-    if ticket.status in (Status.PENDING, Status.SOLVED):
-        # Back to whoever held it, or to the unclaimed queue if nobody did.
-        reopened = Status.OPEN if ticket.assignee_id else Status.NEW
-        _set_status(ticket, author, reopened, reason="requester replied")
-    else:
-        _save(ticket)
-    search.index_message(ticket, body)
+    with _writes():
+        message = _add_message(
+            ticket, author, body, internal=False, channel=channel, uploads=uploads, **mail
+        )
+        _event(ticket, author, EventKind.REPLIED, "", "", message=message.pk, **(event_data or {}))
+        if ticket.status in (Status.PENDING, Status.SOLVED):
+            # Back to whoever held it, or to the unclaimed queue if nobody did.
+            reopened = Status.OPEN if ticket.assignee_id else Status.NEW
+            _set_status(ticket, author, reopened, reason="requester replied")
+        else:
+            _save(ticket)
+        search.index_message(ticket, body)
     return message
 
 
@@ -537,7 +548,6 @@ def copy_person(ticket: Ticket, email: str, *, by: User | None, reason: str) -> 
     return ticket
 
 
-@transaction.atomic
 def record_automatic_mail(
     ticket: Ticket,
     *,
@@ -551,15 +561,16 @@ def record_automatic_mail(
     never reopens the ticket nor counts as a reply (no loop, no false "customer replied")."""
     if kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE):
         raise TransitionError(f"{kind!r} is not an automatic mail kind.")
-    message = _add_message(
-        ticket,
-        author,
-        body.strip() or "(empty)",
-        internal=True,
-        channel=Channel.EMAIL,
-        uploads=uploads,
-        message_id=message_id,
-        kind=kind,
-    )
-    _event(ticket, author, EventKind.RECORDED, "", kind, message=message.pk)
+    with _writes():
+        message = _add_message(
+            ticket,
+            author,
+            body.strip() or "(empty)",
+            internal=True,
+            channel=Channel.EMAIL,
+            uploads=uploads,
+            message_id=message_id,
+            kind=kind,
+        )
+        _event(ticket, author, EventKind.RECORDED, "", kind, message=message.pk)
     return message
