@@ -95,6 +95,22 @@ class ThreadIndex(models.Model):
         return f"{self.message_id} → #{self.ticket_id}"
 
 
+class PendingAcknowledgement(models.Model):
+    """A new ticket whose acknowledgement is still to be written: the ticket's own
+    transaction records only this row, and the worker writes the mail once the incoming
+    mail is processed (``outbound.compose_acknowledgements``). Mail first, then the
+    answers to it: a ticket costs one small row, not a composed message, wherever it came
+    from, and a flood of mail is not slowed down by answering it."""
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    in_reply_to = models.CharField(max_length=998, blank=True)  # the mail acknowledged
+
+    def __str__(self) -> str:
+        return f"acknowledgement of #{self.ticket_id}"
+
+
 class AutoReplyLog(models.Model):
     """Automatic mail caredesk sent to an address: the per-sender cap counts these."""
 

@@ -1,6 +1,8 @@
 """Mail that tickets cause: the acknowledgement of a new ticket and agents' public
-replies. Runs inside the lifecycle transaction (signal receivers), so the outbox rows
-and the thread index commit together with the change — or not at all."""
+replies. The receivers run inside the lifecycle transaction, so what they write commits
+together with the change, or not at all: an agent's reply goes to the outbox at once;
+a new ticket records a pending acknowledgement, which the worker writes into the outbox
+right after the incoming mail (``compose_acknowledgements``)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,20 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from caredesk.core.writes import one_writer
 from caredesk.lib.rows import Query, insert
 from caredesk.outbox.services import enqueue_email
 from caredesk.tickets.models import Message, Ticket
 from caredesk.tickets.signals import public_reply_added, ticket_created
 
 from . import addresses
-from .models import AutoReplyLog, ThreadIndex
+from .models import AutoReplyLog, PendingAcknowledgement, ThreadIndex
 
 _TAG = re.compile(r"\[#(\d+)\]")
 MAX_REFERENCES = 20
@@ -94,14 +98,39 @@ def purge_auto_reply_log() -> int:
 
 @receiver(ticket_created, dispatch_uid="mail.acknowledge")
 def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **kwargs) -> None:
-    """Tell the requester we have their request and what happens next."""
+    """Record that the requester is to be told we have their request (written later by
+    compose_acknowledgements, see PendingAcknowledgement)."""
+    if acknowledge:
+        insert(PendingAcknowledgement(ticket=ticket, in_reply_to=message.message_id))
+
+
+def compose_acknowledgements(limit: int = 200) -> int:
+    """Write the acknowledgements of new tickets, oldest first, into the outbox; returns
+    how many tickets were handled. Runs in the worker under the mail lease (one composer
+    at a time); each pending row is deleted in the transaction that writes its mail."""
+    pending = list(
+        PendingAcknowledgement.objects.select_related("ticket__requester").order_by("ticket")[
+            :limit
+        ]
+    )
+    if not pending:
+        return 0
+    with one_writer(), transaction.atomic():
+        for row in pending:
+            _acknowledge(row.ticket, row.in_reply_to)
+        PendingAcknowledgement.objects.filter(pk__in=[row.pk for row in pending]).delete()
+    return len(pending)
+
+
+def _acknowledge(ticket: Ticket, in_reply_to: str) -> None:
+    """Tell the requester we have their request and what happens next, unless the
+    per-address cap on automatic mail says enough."""
     address = ticket.requester.email
-    if not acknowledge or not within_auto_reply_cap(address):
+    if not within_auto_reply_cap(address):
         return
     message_id = new_message_id(ticket)
-    # A new ticket has no indexed mail yet (its first message is indexed after this
-    # transaction announces it): the thread is the message being acknowledged, if any.
-    known = [(message.message_id, False)] if message.message_id else []
+    # The thread is the mail being acknowledged, if the ticket began with one.
+    known = [(in_reply_to, False)] if in_reply_to else []
     headers = _thread_headers(message_id, ticket, known)
     headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: machines must not answer it
     headers["X-Auto-Response-Suppress"] = "All"

@@ -39,7 +39,7 @@ from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind
 from caredesk.tickets.models import Message, Ticket
 
-from . import addresses, loops, quoting, spool, threading
+from . import addresses, loops, outbound, quoting, spool, threading
 from .choices import Outcome, Reason, State
 from .models import InboundMessage, ThreadIndex
 from .parsing import ParsedMail, parse
@@ -80,9 +80,11 @@ def has_pending() -> bool:
 
 
 def process_pending(limit: int = 500) -> int:
-    """Process queued messages in arrival order; returns how many were handled."""
+    """Process queued messages in arrival order; returns how many were handled. Once
+    the queue is empty, the acknowledgements of the tickets it opened are written."""
     holder = _holder()
     handled = 0
+    drained = False
     try:
         # The lease is taken, then renewed, before each batch: a worker that lost it (a
         # batch that outlived LEASE_TTL) stops, and leaves the rest to the new holder.
@@ -91,6 +93,7 @@ def process_pending(limit: int = 500) -> int:
             queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
             batch = list(queued[: min(BATCH_SIZE, limit - handled)])
             if not batch:
+                drained = True
                 break
             now = timezone.now()
             if batch[0].leased_until is not None and batch[0].leased_until > now:
@@ -100,6 +103,10 @@ def process_pending(limit: int = 500) -> int:
             else:
                 batch = list(takewhile(lambda m: m.leased_until is None, batch))
             handled += _process_batch(batch)
+        # Mail first, then the answers to it, a chunk at a time while no mail waits.
+        while drained and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
+            if not outbound.compose_acknowledgements() or has_pending():
+                break
     finally:
         Lease.release(LEASE_NAME, holder)
     return handled

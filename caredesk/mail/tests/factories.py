@@ -50,11 +50,13 @@ def build(
 
 
 def deliver(raw: bytes, *, to: tuple[str, ...] = (SUPPORT,)) -> InboundMessage:
-    """Store and process one message the way the worker does."""
+    """Store and process one message the way the worker does (acknowledgement included)."""
+    from caredesk.mail.outbound import compose_acknowledgements
     from caredesk.mail.processing import process_message
 
     inbound = intake.stored(intake.receive(raw, transport=Transport.SMTP, envelope_to=to))
     process_message(inbound)
+    compose_acknowledgements()
     inbound.refresh_from_db()
     return inbound
 

@@ -1,7 +1,9 @@
 import pytest
 
-from caredesk.mail import addresses
-from caredesk.mail.models import ThreadIndex
+from caredesk.mail import addresses, intake
+from caredesk.mail.models import PendingAcknowledgement, ThreadIndex
+from caredesk.mail.outbound import compose_acknowledgements
+from caredesk.mail.processing import process_pending
 from caredesk.outbox.models import OutboundEmail
 from caredesk.outbox.services import deliver_due
 from caredesk.tickets import lifecycle
@@ -35,8 +37,28 @@ def test_agent_reply_is_emailed_with_threading_headers(agent, mailoutbox):
 
 def test_portal_ticket_is_acknowledged_too(alice, make_ticket):
     ticket = make_ticket(alice)
+    assert not OutboundEmail.objects.exists()  # written by the worker, after the mail
+    assert process_pending() == 0  # no mail waiting: the acknowledgements are next
     ack = OutboundEmail.objects.get()
     assert ack.to == [alice.email] and f"#{ticket.pk}" in ack.body
+    assert not PendingAcknowledgement.objects.exists()
+
+
+def test_acknowledgements_wait_until_the_mail_waiting_is_processed(alice, make_ticket):
+    make_ticket(alice)
+    intake.receive(build(subject="First"), transport="smtp")
+    intake.receive(build(subject="Second"), transport="smtp")
+    assert process_pending(limit=1) == 1  # stopped with mail still waiting
+    assert not OutboundEmail.objects.exists()
+    assert process_pending() == 1
+    assert OutboundEmail.objects.count() == 3  # the portal ticket's and the two mails'
+
+
+def test_an_acknowledgement_is_written_once_even_if_composed_again(alice, make_ticket):
+    make_ticket(alice)
+    assert compose_acknowledgements() == 1
+    assert compose_acknowledgements() == 0
+    assert OutboundEmail.objects.count() == 1
 
 
 def test_reply_address_is_signed():

@@ -33,6 +33,7 @@ from django.utils import timezone
 from caredesk import settings as caredesk_settings
 from caredesk.conftest import PASSWORD
 from caredesk.core.tests import subprocesses
+from caredesk.mail.outbound import compose_acknowledgements
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 from caredesk.outbox.services import MAX_ATTEMPTS, backoff, deliver_due, enqueue_email
 
@@ -113,6 +114,7 @@ def test_a_refused_recipient_fails_at_once_and_shows_on_the_ticket(
         response=_response(422, {"ErrorCode": 406, "Message": POSTMARK_INACTIVE}),
         esp_name="Postmark",
     )
+    compose_acknowledgements()
     ack = OutboundEmail.objects.get(ref=f"ticket:{ticket.pk}")  # the portal acknowledgement
 
     assert deliver_due() == 0
