@@ -81,6 +81,34 @@ def machine() -> str:
     )
 
 
+def tree_cpu_seconds(root: int) -> float | None:
+    """User + system CPU time used so far by process ``root`` and its descendants that
+    are still running (Linux /proc; None elsewhere)."""
+    try:
+        children: dict[int, list[int]] = {}
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            stats[pid] = fields
+            children.setdefault(int(fields[1]), []).append(pid)
+    except OSError:
+        return None
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += int(stats[pid][11]) + int(stats[pid][12])  # utime, stime
+        todo.extend(children.get(pid, []))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -100,29 +128,7 @@ class Server:
         """User + system CPU time used so far by the server and its worker processes
         (Linux /proc; None elsewhere). Unlike wall time, it hardly depends on what else
         the machine is doing."""
-        try:
-            children: dict[int, list[int]] = {}
-            stats: dict[int, list[str]] = {}
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
-                try:
-                    text = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                fields = text[text.rindex(")") + 2 :].split()
-                pid = int(entry.name)
-                stats[pid] = fields
-                children.setdefault(int(fields[1]), []).append(pid)
-        except OSError:
-            return None
-        total, todo = 0, [self.process.pid]
-        while todo:
-            pid = todo.pop()
-            if pid in stats:
-                total += int(stats[pid][11]) + int(stats[pid][12])  # utime, stime
-            todo.extend(children.get(pid, []))
-        return total / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
 
 @contextmanager

@@ -42,6 +42,7 @@ from caredesk.tickets.models import Message, Ticket
 from . import addresses, loops, outbound, quoting, spool, threading
 from .choices import Outcome, Reason, State
 from .models import InboundMessage, ThreadIndex
+from .parse_ahead import ParseAhead
 from .parsing import ParsedMail, parse
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,10 @@ def has_pending() -> bool:
     return spool.count() > 0 or InboundMessage.objects.filter(state=State.QUEUED).exists()
 
 
-def process_pending(limit: int = 500) -> int:
+def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
     """Process queued messages in arrival order; returns how many were handled. Once
-    the queue is empty, the acknowledgements of the tickets it opened are written."""
+    the queue is empty, the acknowledgements of the tickets it opened are written.
+    ``ahead``: a helper process that parses each next batch while one is applied."""
     holder = _holder()
     handled = 0
     drained = False
@@ -102,7 +104,7 @@ def process_pending(limit: int = 500) -> int:
                 batch = batch[:1]  # its worker stopped while applying it: alone
             else:
                 batch = list(takewhile(lambda m: m.leased_until is None, batch))
-            handled += _process_batch(batch)
+            handled += _process_batch(batch, ahead)
         # Mail first, then the answers to it, a chunk at a time while no mail waits.
         while drained and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
             if not outbound.compose_acknowledgements() or has_pending():
@@ -118,17 +120,27 @@ def process_message(inbound: InboundMessage) -> str:
     return inbound.outcome
 
 
-def _process_batch(batch: list[InboundMessage]) -> int:
+def _process_batch(batch: list[InboundMessage], ahead: ParseAhead | None = None) -> int:
     """Mark, parse and apply ``batch``; returns how many of its messages this worker
     took (a message another worker took in the meantime is left to it)."""
     mark = _mark(batch)
     mine = [inbound for inbound in batch if inbound.leased_until == mark]
-    _apply_marked(mine, mark)
+    if not mine:
+        return 0
+    # Before the write lock is taken; then the helper parses the next batch meanwhile.
+    parsed = [_parse(inbound, ahead) for inbound in mine]
+    if ahead is not None:
+        following = InboundMessage.objects.filter(state=State.QUEUED, id__gt=mine[-1].pk)
+        ahead.submit(list(following.order_by("id").values_list("id", "raw")[:BATCH_SIZE]))
+    _apply_marked(mine, mark, parsed)
     return len(mine)
 
 
-def _apply_marked(mine: list[InboundMessage], mark: datetime) -> None:
-    parsed = [_parse(inbound) for inbound in mine]  # before the write lock is taken
+def _apply_marked(
+    mine: list[InboundMessage], mark: datetime, parsed: list[ParsedMail | Exception] | None = None
+) -> None:
+    if parsed is None:
+        parsed = [_parse(inbound) for inbound in mine]
     try:
         with one_writer(), transaction.atomic(), endpoints_read_once():
             for inbound, mail in zip(mine, parsed, strict=True):
@@ -179,12 +191,15 @@ def _still_mine(inbound: InboundMessage, mark: datetime):
     return InboundMessage.objects.filter(pk=inbound.pk, state=State.QUEUED, leased_until=mark)
 
 
-def _parse(inbound: InboundMessage) -> ParsedMail | Exception:
+def _parse(inbound: InboundMessage, ahead: ParseAhead | None = None) -> ParsedMail | Exception:
     if inbound.interruptions >= MAX_INTERRUPTIONS:
         return Quarantine(
             f"The worker stopped {inbound.interruptions} times while processing this "
             "message; it is kept here instead of being tried again by itself."
         )
+    ready = ahead.take(inbound.pk) if ahead is not None else None
+    if ready is not None:
+        return ready
     try:
         return parse(bytes(inbound.raw))
     except Exception as exc:  # kept as the message's error: never lost

@@ -33,7 +33,6 @@ from django.conf import settings
 from django.db import transaction
 
 from caredesk.core.writes import one_writer
-from caredesk.lib.rows import insert
 
 from .models import InboundMessage
 
@@ -120,30 +119,42 @@ def move(limit: int = MOVE_BATCH) -> int:
     ).fetchall()
     if not spooled:
         return 0
+    rows = [
+        InboundMessage.received(
+            raw,
+            queue_id=queue_id,
+            received_at=datetime.fromisoformat(received_at),
+            transport=transport,
+            mailbox=mailbox,
+            envelope_from=sender,
+            envelope_to=json.loads(recipients),
+        )
+        for _, queue_id, received_at, transport, mailbox, sender, recipients, raw in spooled
+    ]
     with one_writer(), transaction.atomic():
-        for _, queue_id, received_at, transport, mailbox, sender, recipients, raw in spooled:
-            row = InboundMessage.received(
-                raw,
-                queue_id=queue_id,
-                received_at=datetime.fromisoformat(received_at),
-                transport=transport,
-                mailbox=mailbox,
-                envelope_from=sender,
-                envelope_to=json.loads(recipients),
-            )
-            if insert(row, ignore_conflicts=True).pk is None:
-                _already_moved(row)
+        InboundMessage.objects.bulk_create(_not_moved_yet(rows))
     # Committed to the ledger: only now may they leave the spool.
     db.execute("DELETE FROM message WHERE id <= ?", (spooled[-1][0],))
     return len(spooled)
 
 
-def _already_moved(row: InboundMessage) -> None:
-    """The queue id is in the ledger: this message was moved before a crash kept it
-    here too, and is skipped. Should it be another message after all (two random
-    128-bit ids alike), it is kept under a new id: never dropped."""
-    earlier = InboundMessage.objects.filter(queue_id=row.queue_id).values_list("sha256").get()
-    if earlier[0] != row.sha256:
-        logger.warning("queue id %s was taken; the message gets a new one", row.queue_id)
-        row.queue_id = new_queue_id()
-        insert(row)
+def _not_moved_yet(rows: list[InboundMessage]) -> list[InboundMessage]:
+    """Those of ``rows`` whose queue id is not in the ledger. One that is was moved
+    before a crash kept it here too, and is skipped. Should it be another message after
+    all (two random 128-bit ids alike), it is kept under a new id: never dropped."""
+    moved = dict(
+        InboundMessage.objects.filter(queue_id__in=[row.queue_id for row in rows]).values_list(
+            "queue_id", "sha256"
+        )
+    )
+    fresh = []
+    taken = set(moved)
+    for row in rows:
+        if moved.get(row.queue_id) == row.sha256:
+            continue
+        if row.queue_id in taken:
+            logger.warning("queue id %s was taken; the message gets a new one", row.queue_id)
+            row.queue_id = new_queue_id()
+        taken.add(row.queue_id)
+        fresh.append(row)
+    return fresh

@@ -104,17 +104,23 @@ def test_a_crash_after_the_ledger_commit_moves_nothing_twice(db, monkeypatch):
 
 
 @sqlite_only
-def test_another_message_under_a_queue_id_already_taken_is_kept_under_a_new_one(db, monkeypatch):
+@pytest.mark.parametrize("moved_between", [True, False], ids=["moved-between", "one-move"])
+def test_another_message_under_a_queue_id_already_taken_is_kept_under_a_new_one(
+    db, monkeypatch, moved_between
+):
     monkeypatch.setattr(spool, "new_queue_id", lambda: "0" * 32)
     intake.receive(build(subject="One"), transport=Transport.SMTP)
-    spool.move()
+    if moved_between:
+        spool.move()
     intake.receive(build(subject="Two"), transport=Transport.SMTP)  # the same id
+    intake.receive(build(subject="Three"), transport=Transport.SMTP)  # and again
     monkeypatch.undo()
     spool.move()
-    assert process_pending() == 2
+    assert process_pending() == 3
     subjects = list(InboundMessage.objects.order_by("id").values_list("queue_id", "subject"))
     assert subjects[0] == ("0" * 32, "One")
-    assert subjects[1][1] == "Two" and subjects[1][0] != "0" * 32
+    assert [subject for _, subject in subjects] == ["One", "Two", "Three"]
+    assert len({queue_id for queue_id, _ in subjects}) == 3
 
 
 @sqlite_only

@@ -47,6 +47,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 
 from django.core.management.base import BaseCommand
 from django.db import OperationalError, close_old_connections, connections
@@ -63,6 +64,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from caredesk.core import housekeeping
+from caredesk.mail.parse_ahead import ParseAhead
 from caredesk.mail.processing import has_pending as has_pending_mail
 from caredesk.mail.processing import process_pending
 from caredesk.outbox.services import deliver_due
@@ -92,6 +94,7 @@ class Worker(DBWorker):
         self.max_attempts = max_attempts
         self._next_recovery = 0.0
         self._next_housekeeping = 0.0
+        self._ahead: ParseAhead | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -107,7 +110,16 @@ class Worker(DBWorker):
             self.recover_own_tasks()
         if self.startup_delay and self.interval and not self.batch:
             time.sleep(random.random())  # spread a fleet restarted at once
+        # A running worker parses incoming mail on the other core (mail/parse_ahead.py);
+        # a batch run (tests, cron) parses in this process.
+        self._ahead = None if self.batch else ParseAhead()
+        try:
+            self._loop()
+        finally:
+            if self._ahead is not None:
+                self._ahead.close()
 
+    def _loop(self) -> None:
         while self.running:
             self._close_old_connections()  # drop dead connections right after waking up
             with self._busy():
@@ -251,13 +263,15 @@ class Worker(DBWorker):
         """One pass of every sweep: incoming mail first (in arrival order, one worker at
         a time), then due deliveries of every kind. Returns how much was done."""
         done = 0
-        for sweep in (process_pending, deliver_due):
+        sweeps = (partial(process_pending, ahead=self._ahead), deliver_due)
+        for sweep in sweeps:
             try:
                 done += sweep()
             except Exception:
                 if self.batch:
                     raise  # a batch run must fail loudly, not spin
-                logger.exception("%s failed; retrying in %ss", sweep.__name__, self.interval)
+                name = getattr(sweep, "func", sweep).__name__
+                logger.exception("%s failed; retrying in %ss", name, self.interval)
         return done
 
     @staticmethod
