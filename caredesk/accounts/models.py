@@ -40,14 +40,20 @@ class UserManager(BaseUserManager["User"]):
     def by_email(self, address: str) -> models.QuerySet[User]:
         """Users with this address, in any case: a lookup on the LOWER(email) unique
         index (``email__iexact`` would compile to LIKE / UPPER and read every row)."""
-        # Both sides lowered by the database: SQLite's LOWER() folds ASCII only, and a
-        # Python-lowered "émile@…" would never meet its LOWER("Émile@…").
-        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(address)))
+        return self._matching(address, address.lower())
+
+    def _matching(self, address: str, lowered: str) -> models.QuerySet[User]:
+        # The address as given and lowered by Python, each lowered again by the database:
+        # SQLite's LOWER() folds ASCII only, so new addresses are stored lowered by Python
+        # ("émile@…", which LOWER("Émile@…") never meets), while an address stored with
+        # capitals before that is met by LOWER() of itself.
+        wanted = [Lower(Value(address)), Lower(Value(lowered))]
+        return self.alias(email_lower=Lower("email")).filter(email_lower__in=wanted)
 
     def find(self, address: str) -> User | None:
         """The user with this address (any case), or None: ``by_email`` compiled once,
         since every incoming mail asks it."""
-        return _BY_EMAIL.first(address)
+        return _BY_EMAIL.first(address, address.lower())
 
     def requester(self, email: str, name: str = "") -> User:
         """The person with this address, created if caredesk does not know them yet: a
@@ -188,4 +194,4 @@ class ApiToken(models.Model):
         return hmac.compare_digest(self.token_hash, self.hash(token))
 
 
-_BY_EMAIL = Query(lambda address: User.objects.by_email(address)[:1], str)
+_BY_EMAIL = Query(lambda address, lowered: User.objects._matching(address, lowered)[:1], str, str)

@@ -42,7 +42,7 @@ def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str
     generated = meta.pk.db_returning  # an auto-increment key: the database assigns it
     fields = tuple(f for f in meta.concrete_fields if not (f.primary_key and generated))
     for field in fields:
-        if hasattr(field, "get_placeholder") or field.db_returning:
+        if field.db_returning or not _plain_placeholder(field):
             raise TypeError(f"{meta.label}.{field.name} needs the ORM's own insert")
     quote = _connection().ops.quote_name  # the vendor's quoting, whichever thread's
     # Identifiers from the model's metadata, quoted; the values travel as parameters.
@@ -54,6 +54,20 @@ def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str
     if generated:
         sql += f" RETURNING {quote(meta.pk.column)}"
     return sql, fields, generated
+
+
+def _plain_placeholder(field) -> bool:
+    """Whether the field's values go into SQL as a bare ``%s``, as most do. Some ask for
+    their own (``get_placeholder_sql``): a binary field does on MySQL, not on SQLite or
+    PostgreSQL; a geometry does everywhere."""
+    placeholder = getattr(field, "get_placeholder_sql", None)
+    if placeholder is None:
+        return True
+    try:
+        sql, _ = placeholder(b"probe", None, _connection())
+    except Exception:  # e.g. it needs a compiler: not a plain one
+        return False
+    return sql == "%s"
 
 
 def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
@@ -76,17 +90,22 @@ def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
 
 
 class _Slot:
-    """Stands for a value in the compiled query; unique, so its place can be found."""
+    """Stands for a value in the compiled query; unique, so its place can be found, and
+    changed by any transformation a builder might apply to it (case, spaces, slicing,
+    accents), so that a value transformed at compile time is refused rather than baked
+    in: the check then finds no parameter equal to the stand-in."""
 
     samples = {
-        str: lambda i: f"\x00slot-{i}\x00",
-        int: lambda i: -7_391_024_000 - i,
+        str: lambda i: f" Slot-{i}-Ä\u00a0" + "x" * 1000 + " ",
+        int: lambda i: 30_011 + i,  # within every integer column's range
         datetime: lambda i: datetime(1901, 2, 3, 4, 5, 6, 700_000 + i, tzinfo=UTC),
     }
 
 
 def _adapt(value: Any, connection: BaseDatabaseWrapper) -> Any:
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the ORM would guess its zone")
         return connection.ops.adapt_datetimefield_value(value)
     return value
 

@@ -20,7 +20,7 @@ class InboundMessage(models.Model):
     """
 
     # The intake's name for it (the SMTP answer's "Queued as …"); moving it from the spool
-    # (mail/spool.py) twice is recognised by it. Empty for mail received before it existed.
+    # (mail/spool.py) twice is recognised by it. NULL for mail received before it existed.
     queue_id = models.CharField(max_length=32, null=True, blank=True)  # unique: see Meta
     received_at = models.DateTimeField(default=timezone.now)
     transport = models.CharField(max_length=8, choices=Transport.choices)

@@ -6,6 +6,7 @@ right after the incoming mail (``compose_acknowledgements``)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -20,11 +21,14 @@ from django.utils import timezone
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import Query, insert
 from caredesk.outbox.services import enqueue_email
+from caredesk.tickets.choices import Status
 from caredesk.tickets.models import Message, Ticket
 from caredesk.tickets.signals import public_reply_added, ticket_created
 
 from . import addresses
 from .models import AutoReplyLog, PendingAcknowledgement, ThreadIndex
+
+logger = logging.getLogger(__name__)
 
 _TAG = re.compile(r"\[#(\d+)\]")
 MAX_REFERENCES = 20
@@ -106,19 +110,22 @@ def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **k
 
 def compose_acknowledgements(limit: int = 200) -> int:
     """Write the acknowledgements of new tickets, oldest first, into the outbox; returns
-    how many tickets were handled. Runs in the worker under the mail lease (one composer
-    at a time); each pending row is deleted in the transaction that writes its mail."""
-    pending = list(
-        PendingAcknowledgement.objects.select_related("ticket__requester").order_by("ticket")[
-            :limit
-        ]
-    )
-    if not pending:
-        return 0
+    how many pending rows were handled. Runs in the worker under the mail lease. Each row
+    is claimed by deleting it in the transaction that writes its mail, so a second
+    composer (one that outlived its lease) writes none of them again."""
     with one_writer(), transaction.atomic():
+        pending = list(
+            PendingAcknowledgement.objects.select_related("ticket__requester").order_by("ticket")[
+                :limit
+            ]
+        )
         for row in pending:
-            _acknowledge(row.ticket, row.in_reply_to)
-        PendingAcknowledgement.objects.filter(pk__in=[row.pk for row in pending]).delete()
+            try:
+                with transaction.atomic():  # one failing acknowledgement stops no other
+                    if PendingAcknowledgement.objects.filter(pk=row.pk).delete()[0]:
+                        _acknowledge(row.ticket, row.in_reply_to)
+            except Exception:
+                logger.exception("acknowledgement of #%s failed; kept for later", row.pk)
     return len(pending)
 
 
@@ -126,8 +133,8 @@ def _acknowledge(ticket: Ticket, in_reply_to: str) -> None:
     """Tell the requester we have their request and what happens next, unless the
     per-address cap on automatic mail says enough."""
     address = ticket.requester.email
-    if not within_auto_reply_cap(address):
-        return
+    if ticket.status in (Status.SOLVED, Status.CLOSED) or not within_auto_reply_cap(address):
+        return  # nothing to announce any more (spam closed at once), or enough said
     message_id = new_message_id(ticket)
     # The thread is the mail being acknowledged, if the ticket began with one.
     known = [(in_reply_to, False)] if in_reply_to else []

@@ -41,7 +41,7 @@ from caredesk.tickets.models import Message, Ticket
 
 from . import addresses, loops, outbound, quoting, spool, threading
 from .choices import Outcome, Reason, State
-from .models import InboundMessage, ThreadIndex
+from .models import InboundMessage, PendingAcknowledgement, ThreadIndex
 from .parse_ahead import ParseAhead
 from .parsing import ParsedMail, parse
 
@@ -51,6 +51,8 @@ LEASE_NAME = "mail.process"
 LEASE_TTL = timedelta(minutes=2)
 BATCH_SIZE = 50
 MAX_INTERRUPTIONS = 3
+ACKNOWLEDGEMENTS = 200  # written at a time once no mail waits
+ACKNOWLEDGEMENTS_WHILE_BUSY = 20  # written after each pass that left mail waiting
 LEDGER_FIELDS = [
     "message_id",
     "subject",
@@ -77,6 +79,11 @@ def _holder() -> str:
 
 
 def has_pending() -> bool:
+    """Is there mail to process, or an acknowledgement to write?"""
+    return _mail_waiting() or PendingAcknowledgement.objects.exists()
+
+
+def _mail_waiting() -> bool:
     return spool.count() > 0 or InboundMessage.objects.filter(state=State.QUEUED).exists()
 
 
@@ -105,10 +112,13 @@ def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
             else:
                 batch = list(takewhile(lambda m: m.leased_until is None, batch))
             handled += _process_batch(batch, ahead)
-        # Mail first, then the answers to it, a chunk at a time while no mail waits.
-        while drained and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
-            if not outbound.compose_acknowledgements() or has_pending():
+        # Mail first, then the answers to it: all of them while no mail waits, and a few
+        # even when mail does, so that none waits for a quiet moment forever.
+        while Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
+            chunk = ACKNOWLEDGEMENTS if drained else ACKNOWLEDGEMENTS_WHILE_BUSY
+            if outbound.compose_acknowledgements(chunk) < chunk or not drained:
                 break
+            drained = not _mail_waiting()
     finally:
         Lease.release(LEASE_NAME, holder)
     return handled
@@ -310,7 +320,14 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
                 match.ticket, sender, by=author, reason="replied from the requester's domain"
             )
         why = {"reason": f"email threaded by {Reason(match.reason).label}", "ledger": inbound.pk}
-        message = lifecycle.requester_reply(match.ticket, author, text, event_data=why, **mail)
+        message = lifecycle.requester_reply(
+            match.ticket,
+            author,
+            text,
+            event_data=why,
+            acknowledge=loops.may_auto_reply(parsed, addresses.support_addresses()),
+            **mail,
+        )
         linked = message.ticket_id != match.ticket.pk  # the ticket was closed
         _outcome(
             inbound,

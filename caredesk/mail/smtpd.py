@@ -18,10 +18,10 @@ The contract with the sending MTA:
   the sender retry a stored message: the worker recognizes duplicates.
 
 Database work runs in one dedicated thread (``SINGLE_DB_THREAD``), never on the event
-loop: its connection is reused across messages (checked before and after each use, as
-Django does per request) and closed when the server stops. One writer thread is also
-what SQLite wants; PostgreSQL inserts take milliseconds, so a help desk's mail rate
-never queues behind it.
+loop: its connections are reused across messages (Django's checked before and after each
+use, as Django does per request; on SQLite the intake's own file, ``spool``) and closed
+when the server stops. One writer thread is also what SQLite wants; a PostgreSQL insert
+takes a millisecond, so a help desk's mail rate never queues behind it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from . import addresses, intake
+from . import addresses, intake, spool
 from .choices import Transport
 
 logger = logging.getLogger("caredesk.mail.smtpd")
@@ -140,8 +140,13 @@ class IntakeHandler:
 
     def close(self) -> None:
         """Close the database thread's connection, then the thread itself."""
-        self._executor.submit(connections.close_all).result()
+        self._executor.submit(_close_connections).result()
         self._executor.shutdown(wait=True)
+
+
+def _close_connections() -> None:
+    connections.close_all()
+    spool.close()
 
 
 def _peer(session: Session) -> str:

@@ -27,10 +27,12 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from caredesk.core.writes import one_writer
 
@@ -52,6 +54,7 @@ CREATE TABLE IF NOT EXISTS message (
 );
 """
 MOVE_BATCH = 200
+MOVE_BYTES = 64 * 1024 * 1024  # in memory at once while moving (a message may be 25 MB)
 _local = threading.local()
 
 
@@ -83,6 +86,14 @@ def _db() -> sqlite3.Connection:
     return db
 
 
+def close() -> None:
+    """Close this thread's connection to the spool (a server thread that stops)."""
+    cached = getattr(_local, "db", None)
+    if cached is not None:
+        cached[1].close()
+        _local.db = None
+
+
 def put(row: InboundMessage) -> None:
     """Commit a received message (not yet saved anywhere) to the spool."""
     _db().execute(
@@ -106,19 +117,27 @@ def count() -> int:
     return _db().execute("SELECT count(*) FROM message").fetchone()[0]
 
 
-def move(limit: int = MOVE_BATCH) -> int:
-    """Move up to ``limit`` spooled messages, oldest first, into the ledger (queued for
-    processing); returns how many."""
+def move(limit: int = MOVE_BATCH, max_bytes: int = MOVE_BYTES) -> int:
+    """Move up to ``limit`` spooled messages, oldest first and at most ``max_bytes`` of
+    them (but at least one), into the ledger (queued for processing); returns how many.
+    Called outside any transaction (the worker does): inside one, the spool would forget
+    them before the caller's commit."""
     if not enabled():
         return 0
     db = _db()
+    sizes = db.execute("SELECT id, length(raw) FROM message ORDER BY id LIMIT ?", (limit,))
+    last, total = None, 0
+    for spool_id, size in sizes.fetchall():
+        if last is not None and total + size > max_bytes:
+            break
+        last, total = spool_id, total + size
+    if last is None:
+        return 0
     spooled = db.execute(
         "SELECT id, queue_id, received_at, transport, mailbox, envelope_from, envelope_to, "
-        "raw FROM message ORDER BY id LIMIT ?",
-        (limit,),
+        "raw FROM message WHERE id <= ? ORDER BY id",
+        (last,),
     ).fetchall()
-    if not spooled:
-        return 0
     rows = [
         InboundMessage.received(
             raw,
@@ -131,11 +150,28 @@ def move(limit: int = MOVE_BATCH) -> int:
         )
         for _, queue_id, received_at, transport, mailbox, sender, recipients, raw in spooled
     ]
-    with one_writer(), transaction.atomic():
+    with one_writer(), _synced(), transaction.atomic():
         InboundMessage.objects.bulk_create(_not_moved_yet(rows))
-    # Committed to the ledger: only now may they leave the spool.
-    db.execute("DELETE FROM message WHERE id <= ?", (spooled[-1][0],))
+    # Committed to the ledger, and on disk: only now may they leave the spool.
+    db.execute("DELETE FROM message WHERE id <= ?", (last,))
     return len(spooled)
+
+
+@contextmanager
+def _synced() -> Iterator[None]:
+    """The ledger's commit reaches the disk before the spool forgets what it moved: the
+    main database commits without syncing (``synchronous=NORMAL``), which a power cut
+    could undo while the spool's deletion survived."""
+    if connection.in_atomic_block:  # (tests) SQLite cannot change it inside one
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=NORMAL")
 
 
 def _not_moved_yet(rows: list[InboundMessage]) -> list[InboundMessage]:

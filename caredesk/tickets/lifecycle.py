@@ -497,10 +497,12 @@ def requester_reply(
     body_html: str = "",
     quoted: str = "",
     event_data: dict | None = None,
+    acknowledge: bool = True,
 ) -> Message:
     """A reply from the requester's side. Reopens a pending or solved ticket. A closed
     ticket is final: the reply starts a new ticket linked to it (returned message's
-    ``ticket`` tells which)."""
+    ``ticket`` tells which), acknowledged unless ``acknowledge`` is False (as for
+    ``create_ticket``: loop protection)."""
     body = body.strip()
     if not body:
         raise TransitionError("The message is empty.")
@@ -517,6 +519,7 @@ def requester_reply(
             cc=ticket.cc,
             follow_up_of=ticket,
             event_data=event_data,
+            acknowledge=acknowledge,
             **mail,
         )
         return follow_up.opening_message

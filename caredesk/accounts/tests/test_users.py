@@ -26,3 +26,13 @@ def test_by_email_finds_an_address_stored_with_non_ascii_capitals(db):
     """Addresses typed in the admin keep their case; SQLite's LOWER() folds ASCII only."""
     emile = User.objects.create(email="Émile.Durand@Acme.test", name="Émile")
     assert list(User.objects.by_email("Émile.Durand@acme.test")) == [emile]
+
+
+def test_a_requester_with_non_ascii_capitals_is_found_again(db):
+    """Stored lowered by Python ("émile…"); SQLite's LOWER("Émile…") keeps the É, so the
+    lookup also asks for the address as Python lowers it."""
+    first = User.objects.requester("Émile.Durand@Acme.test", "Émile")
+    assert first.email == "émile.durand@acme.test"
+    assert User.objects.requester("Émile.Durand@Acme.test") == first
+    assert User.objects.find("ÉMILE.durand@acme.test") == first
+    assert list(User.objects.by_email("Émile.Durand@acme.test")) == [first]

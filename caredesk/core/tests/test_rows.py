@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from caredesk.accounts.models import User
 from caredesk.api.models import IdempotencyRecord
 from caredesk.lib.rows import Query, insert, update
-from caredesk.mail.models import AutoReplyLog, InboundMessage, ThreadIndex
+from caredesk.mail.models import AutoReplyLog, InboundMessage, PendingAcknowledgement, ThreadIndex
 from caredesk.outbox.models import OutboundEmail
 from caredesk.tickets.models import Attachment, Event, Message, SearchDocument, Ticket
 
 WRITTEN_BY_ROWS = [
     User,
+    PendingAcknowledgement,
     Ticket,
     Message,
     Attachment,
@@ -155,6 +156,28 @@ def test_a_stand_in_must_be_one_plain_parameter(db):
         Query(lambda f: Ticket.objects.filter(pk=f), float)
 
 
+@pytest.mark.parametrize(
+    "transform",
+    [str.lower, str.upper, str.strip, lambda s: s[:998]],
+    ids=["lower", "upper", "strip", "slice"],
+)
+def test_a_stand_in_changed_while_building_is_refused_not_baked_in(db, transform):
+    changed = Query(lambda s: User.objects.filter(email=transform(s)).values_list("pk"), str)
+    with pytest.raises(ValueError, match="must appear once"):
+        changed("bob@example.org")
+
+
+def test_a_small_integer_column_takes_a_stand_in(db):
+    attempts = Query(lambda n: InboundMessage.objects.filter(attempts=n).values_list("pk"), int)
+    assert attempts(3) == []
+
+
+def test_a_naive_datetime_is_refused(db):
+    since = Query(lambda t: AutoReplyLog.objects.filter(sent_at__gte=t).values_list("pk"), datetime)
+    with pytest.raises(ValueError, match="naive"):
+        since(datetime(2026, 1, 1))
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -167,3 +190,9 @@ def test_find_by_email_agrees_with_the_orm(db, address):
         assert User.objects.find(address) == User.objects.by_email(address).first()
         assert User.objects.find("émile.zola@example.ORG") is not None
         transaction.set_rollback(True)
+
+
+def test_insert_takes_binary_fields_where_they_are_a_plain_parameter(db):
+    raw = bytes(range(256)) * 4
+    row = insert(InboundMessage.received(raw, transport="smtp", queue_id="q" * 32))
+    assert bytes(InboundMessage.objects.get(pk=row.pk).raw) == raw

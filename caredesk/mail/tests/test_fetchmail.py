@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
 
 import pytest
@@ -222,8 +223,9 @@ def test_without_once_it_polls_until_sigterm(imap_account):
     previous = signal.getsignal(signal.SIGTERM)
 
     def stop_after_first_poll():
+        deadline = time.monotonic() + 60  # a poll that fails must fail the test, not hang it
         with account.client() as client:
-            while client.uids(AND(seen=False)):
+            while client.uids(AND(seen=False)) and time.monotonic() < deadline:
                 client.idle.wait(timeout=1)  # or poll again after a second
         os.kill(os.getpid(), signal.SIGTERM)
 

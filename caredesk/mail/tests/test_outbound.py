@@ -1,12 +1,13 @@
 import pytest
 
-from caredesk.mail import addresses, intake
+from caredesk.mail import addresses, intake, outbound, processing
 from caredesk.mail.models import PendingAcknowledgement, ThreadIndex
 from caredesk.mail.outbound import compose_acknowledgements
 from caredesk.mail.processing import process_pending
 from caredesk.outbox.models import OutboundEmail
 from caredesk.outbox.services import deliver_due
 from caredesk.tickets import lifecycle
+from caredesk.tickets.choices import Status
 
 from .factories import build, deliver
 
@@ -44,14 +45,60 @@ def test_portal_ticket_is_acknowledged_too(alice, make_ticket):
     assert not PendingAcknowledgement.objects.exists()
 
 
-def test_acknowledgements_wait_until_the_mail_waiting_is_processed(alice, make_ticket):
-    make_ticket(alice)
+def test_while_mail_waits_acknowledgements_are_written_a_few_at_a_time(
+    alice, make_ticket, monkeypatch
+):
+    monkeypatch.setattr(processing, "ACKNOWLEDGEMENTS_WHILE_BUSY", 1)
+    portal = make_ticket(alice)
     intake.receive(build(subject="First"), transport="smtp")
     intake.receive(build(subject="Second"), transport="smtp")
     assert process_pending(limit=1) == 1  # stopped with mail still waiting
-    assert not OutboundEmail.objects.exists()
-    assert process_pending() == 1
+    assert [email.ref for email in OutboundEmail.objects.all()] == [f"ticket:{portal.pk}"]
+    assert process_pending() == 1  # the queue is empty now: all of them
     assert OutboundEmail.objects.count() == 3  # the portal ticket's and the two mails'
+    assert not PendingAcknowledgement.objects.exists()
+
+
+def test_two_composers_at_once_write_each_acknowledgement_once(
+    alice, bob, make_ticket, monkeypatch
+):
+    """A composer that outlived its lease and one that took over read the same pending
+    rows; each row is claimed by deleting it, so what one wrote the other skips."""
+    first, second = make_ticket(alice), make_ticket(bob)
+    real = outbound._acknowledge
+
+    def and_meanwhile_another(ticket, in_reply_to):
+        monkeypatch.setattr(outbound, "_acknowledge", real)
+        compose_acknowledgements()  # takes over: writes the second ticket's
+        real(ticket, in_reply_to)
+
+    monkeypatch.setattr(outbound, "_acknowledge", and_meanwhile_another)
+    compose_acknowledgements()  # then finds the second one claimed already
+    refs = sorted(OutboundEmail.objects.values_list("ref", flat=True))
+    assert refs == sorted([f"ticket:{first.pk}", f"ticket:{second.pk}"])
+
+
+def test_a_failing_acknowledgement_is_kept_and_stops_no_other(alice, bob, make_ticket, monkeypatch):
+    broken, fine = make_ticket(alice), make_ticket(bob)
+    real = outbound._acknowledge
+
+    def failing_for_alice(ticket, in_reply_to):
+        if ticket == broken:
+            raise RuntimeError("template missing")
+        real(ticket, in_reply_to)
+
+    monkeypatch.setattr(outbound, "_acknowledge", failing_for_alice)
+    compose_acknowledgements()
+    assert [e.ref for e in OutboundEmail.objects.all()] == [f"ticket:{fine.pk}"]
+    assert list(PendingAcknowledgement.objects.values_list("ticket", flat=True)) == [broken.pk]
+
+
+def test_no_acknowledgement_for_a_ticket_closed_before_it_was_written(alice, agent, make_ticket):
+    ticket = make_ticket(alice)
+    lifecycle.change_status(ticket, Status.SOLVED, by=agent)  # spam, closed at once
+    assert compose_acknowledgements() == 1
+    assert not OutboundEmail.objects.exists()
+    assert not PendingAcknowledgement.objects.exists()
 
 
 def test_an_acknowledgement_is_written_once_even_if_composed_again(alice, make_ticket):

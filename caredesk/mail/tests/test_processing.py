@@ -113,6 +113,16 @@ def test_reply_to_a_closed_ticket_starts_a_linked_ticket(agent):
     assert reply.ticket.follow_up_of == first.ticket
 
 
+def test_list_mail_to_a_closed_ticket_opens_a_follow_up_without_acknowledging_it(agent):
+    first = deliver(build())
+    lifecycle.change_status(first.ticket, Status.SOLVED, by=agent)
+    lifecycle.change_status(first.ticket, Status.CLOSED, by=agent)
+    sent = OutboundEmail.objects.count()
+    reply = deliver(build(subject=f"Re: [#{first.ticket.pk}] digest", headers={"List-Id": "<l.x>"}))
+    assert reply.outcome == Outcome.LINKED_TICKET
+    assert OutboundEmail.objects.count() == sent  # a list must never get an automatic answer
+
+
 def test_the_same_message_twice_is_stored_once():
     raw = build()
     first = deliver(raw)

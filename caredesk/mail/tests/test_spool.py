@@ -133,3 +133,13 @@ def test_mail_stats_count_what_is_still_in_the_spool(db, capsys):
     call_command("mail", "stats")
     counts = json.loads(capsys.readouterr().out)
     assert (counts["spooled"], counts["total"]) == (1, 0)
+
+
+@sqlite_only
+def test_a_move_holds_a_bounded_amount_of_mail_in_memory(db):
+    big = build(subject="Big", body="x" * 3000)
+    for _ in range(3):
+        intake.receive(big, transport=Transport.SMTP)
+    assert spool.move(max_bytes=len(big) * 2) == 2  # two fit
+    assert spool.move(max_bytes=10) == 1  # at least one, however big
+    assert InboundMessage.objects.count() == 3 and spool.count() == 0

@@ -17,3 +17,10 @@ def test_the_worker_processes_stored_mail_and_sends_the_acknowledgement(mailoutb
     assert inbound.outcome == Outcome.NEW_TICKET
     assert OutboundEmail.objects.get().status == DeliveryStatus.SENT
     assert len(mailoutbox) == 1 and f"[#{inbound.ticket_id}]" in mailoutbox[0].subject
+
+
+def test_a_batch_run_writes_and_sends_the_acknowledgements_of_new_tickets(alice, make_ticket):
+    ticket = make_ticket(alice)  # from the portal: no mail to process, one to write
+    call_command("worker", "--batch")
+    email = OutboundEmail.objects.get()
+    assert email.ref == f"ticket:{ticket.pk}" and email.status == DeliveryStatus.SENT
