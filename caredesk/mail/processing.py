@@ -98,9 +98,13 @@ def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
         # The lease is taken, then renewed, before each batch: a worker that lost it (a
         # batch that outlived LEASE_TTL) stops, and leaves the rest to the new holder.
         while handled < limit and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
-            spool.move()  # under the lease: the ledger keeps the order of arrival
             queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
-            batch = list(queued[: min(BATCH_SIZE, limit - handled)])
+            size = min(BATCH_SIZE, limit - handled)
+            batch = list(queued[:size])
+            # What the intake spooled comes in when the queue runs short (a move syncs the
+            # ledger to disk), under the lease: the ledger keeps the order of arrival.
+            if len(batch) < size and spool.move():
+                batch = list(queued[:size])
             if not batch:
                 drained = True
                 break
