@@ -2,11 +2,12 @@
 
 The worker calls ``process_pending()``. One worker at a time applies messages, in
 arrival order, so a reply is never processed before the message it answers. Messages
-go in batches: parsed first (no lock held), then applied in one transaction, each
-message in its own savepoint, so its ticket change and its ledger outcome commit
-together or not at all; an exception rolls back that message alone, which is then
-quarantined with its error (the raw bytes stay), to be retried with ``caredesk mail
-retry``. A batch is marked in flight before it is applied (committed): if the worker
+go in batches: parsed first (no lock held), then applied in one transaction, so each
+message's ticket change and its ledger outcome commit together or not at all. The whole
+batch is tried first under one savepoint; if any message fails, that is undone and the
+batch applied again with a savepoint per message, so the exception rolls back that
+message alone, which is then quarantined with its error (the raw bytes stay), to be
+retried with ``caredesk mail retry``. A batch is marked in flight before it is applied (committed): if the worker
 dies, the next one finds those messages still queued and in flight, and takes them one
 at a time, so a message that kills the worker cannot take its neighbours with it and is
 quarantined after ``MAX_INTERRUPTIONS``.
@@ -157,8 +158,9 @@ def _apply_marked(
         parsed = [_parse(inbound) for inbound in mine]
     try:
         with one_writer(), transaction.atomic(), endpoints_read_once():
-            for inbound, mail in zip(mine, parsed, strict=True):
-                _process_one(inbound, mail, mark)
+            if not _all_at_once(mine, parsed, mark):
+                for inbound, mail in zip(mine, parsed, strict=True):
+                    _process_one(inbound, mail, mark)
     except Exception:
         # Not a worker's death (that leaves the mark): the batch rolled back as a whole,
         # so none of it counts as interrupted; it is taken again on the next pass.
@@ -220,18 +222,42 @@ def _parse(inbound: InboundMessage, ahead: ParseAhead | None = None) -> ParsedMa
         return exc
 
 
+def _all_at_once(
+    mine: list[InboundMessage], parsed: list[ParsedMail | Exception], mark: datetime
+) -> bool:
+    """The usual case first: the whole batch under one savepoint, none per message (two
+    statements fewer each). If any message fails, the savepoint undoes them all and this
+    returns False: the caller applies them again one savepoint each, and the failing one
+    alone is quarantined (or left to the worker that took it over)."""
+    try:
+        with transaction.atomic():
+            for inbound, mail in zip(mine, parsed, strict=True):
+                if isinstance(mail, Exception):
+                    raise mail
+                _record(inbound, mail, mark)
+    except Exception:
+        return False
+    return True
+
+
+def _record(inbound: InboundMessage, parsed: ParsedMail, mark: datetime) -> None:
+    """Apply one message and write its outcome to the ledger, while its row still
+    carries this worker's mark; raises _TakenOver (to be undone) if it does not."""
+    _apply(inbound, parsed)
+    inbound.state = State.DONE
+    inbound.processed_at = timezone.now()
+    inbound.error = ""
+    inbound.leased_until = None
+    if not update(inbound, LEDGER_FIELDS, state=State.QUEUED, leased_until=mark):
+        raise _TakenOver  # undo what this worker applied: the other one applies it
+
+
 def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception, mark: datetime) -> None:
     try:
         if isinstance(parsed, Exception):
             raise parsed
         with transaction.atomic():  # a savepoint: this message alone rolls back
-            _apply(inbound, parsed)
-            inbound.state = State.DONE
-            inbound.processed_at = timezone.now()
-            inbound.error = ""
-            inbound.leased_until = None
-            if not update(inbound, LEDGER_FIELDS, state=State.QUEUED, leased_until=mark):
-                raise _TakenOver  # undo what this worker applied: the other one applies it
+            _record(inbound, parsed, mark)
     except _TakenOver:
         log.warning("mail: message %s was taken over by another worker", inbound.pk)
     except Exception as exc:

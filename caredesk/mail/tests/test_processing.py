@@ -579,13 +579,14 @@ def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypa
         real(inbound, mail, mark)
 
     monkeypatch.setattr(processing, "_process_one", fail_on_the_second)
+    monkeypatch.setattr(processing, "_all_at_once", lambda *args: False)  # one by one
     with pytest.raises(processing.DatabaseError):
         process_pending()
     rows = list(InboundMessage.objects.order_by("id").values_list("state", "leased_until"))
     assert rows == [(State.QUEUED, None), (State.QUEUED, None)]  # both rolled back, unmarked
     assert not Ticket.objects.exists()
 
-    monkeypatch.setattr(processing, "_process_one", real)
+    monkeypatch.undo()
     assert process_pending() == 2
     outcomes = set(InboundMessage.objects.values_list("outcome", "interruptions"))
     assert outcomes == {(Outcome.NEW_TICKET, 0)}
