@@ -7,10 +7,10 @@ message's ticket change and its ledger outcome commit together or not at all. Th
 batch is tried first under one savepoint; if any message fails, that is undone and the
 batch applied again with a savepoint per message, so the exception rolls back that
 message alone, which is then quarantined with its error (the raw bytes stay), to be
-retried with ``caredesk mail retry``. A batch is marked in flight before it is applied (committed): if the worker
-dies, the next one finds those messages still queued and in flight, and takes them one
-at a time, so a message that kills the worker cannot take its neighbours with it and is
-quarantined after ``MAX_INTERRUPTIONS``.
+retried with ``caredesk mail retry``. A batch is marked in flight before it is applied
+(committed): if the worker dies, the next one finds those messages still queued and in
+flight, and takes them one at a time, so a message that kills the worker cannot take its
+neighbours with it and is quarantined after ``MAX_INTERRUPTIONS``.
 """
 
 from __future__ import annotations
