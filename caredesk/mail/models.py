@@ -106,6 +106,13 @@ class PendingAcknowledgement(models.Model):
         "tickets.Ticket", primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     in_reply_to = models.CharField(max_length=998, blank=True)  # the mail acknowledged
+    # A failure to write it (a broken template after a deploy) is tried again later, so
+    # that it neither blocks the others nor spins; see outbound.compose_acknowledgements.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at", "ticket"], name="pending_ack_due")]
 
     def __str__(self) -> str:
         return f"acknowledgement of #{self.ticket_id}"

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import Query, insert
-from caredesk.outbox.services import enqueue_email
+from caredesk.outbox.services import backoff, enqueue_email
 from caredesk.tickets.choices import Status
 from caredesk.tickets.models import Message, Ticket
 from caredesk.tickets.signals import public_reply_added, ticket_created
@@ -108,25 +108,49 @@ def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **k
         insert(PendingAcknowledgement(ticket=ticket, in_reply_to=message.message_id))
 
 
+ACKNOWLEDGEMENT_ATTEMPTS = 8
+
+
+def due_acknowledgements():
+    return PendingAcknowledgement.objects.filter(due_at__lte=timezone.now())
+
+
 def compose_acknowledgements(limit: int = 200) -> int:
-    """Write the acknowledgements of new tickets, oldest first, into the outbox; returns
-    how many pending rows were handled. Runs in the worker under the mail lease. Each row
-    is claimed by deleting it in the transaction that writes its mail, so a second
-    composer (one that outlived its lease) writes none of them again."""
+    """Write the due acknowledgements of new tickets, oldest first, into the outbox;
+    returns how many were done with (written, or not needed). Runs in the worker under
+    the mail lease. Each row is claimed by deleting it in the transaction that writes its
+    mail, so a second composer (one that outlived its lease) writes none of them again.
+    One that fails is tried again later (backoff), and given up after
+    ``ACKNOWLEDGEMENT_ATTEMPTS`` with an error in the log: it is a courtesy, the ticket
+    and its mail are kept whatever happens to it."""
+    done = 0
     with one_writer(), transaction.atomic():
         pending = list(
-            PendingAcknowledgement.objects.select_related("ticket__requester").order_by("ticket")[
-                :limit
-            ]
+            due_acknowledgements()
+            .select_related("ticket__requester")
+            .order_by("due_at", "ticket")[:limit]
         )
         for row in pending:
             try:
                 with transaction.atomic():  # one failing acknowledgement stops no other
                     if PendingAcknowledgement.objects.filter(pk=row.pk).delete()[0]:
                         _acknowledge(row.ticket, row.in_reply_to)
+                        done += 1
             except Exception:
-                logger.exception("acknowledgement of #%s failed; kept for later", row.pk)
-    return len(pending)
+                _failed(row)
+    return done
+
+
+def _failed(row: PendingAcknowledgement) -> None:
+    attempts = row.attempts + 1
+    if attempts >= ACKNOWLEDGEMENT_ATTEMPTS:
+        logger.exception("acknowledgement of #%s failed %d times; given up", row.pk, attempts)
+        PendingAcknowledgement.objects.filter(pk=row.pk).delete()
+        return
+    logger.exception("acknowledgement of #%s failed; tried again later", row.pk)
+    PendingAcknowledgement.objects.filter(pk=row.pk).update(
+        attempts=attempts, due_at=timezone.now() + backoff(attempts)
+    )
 
 
 def _acknowledge(ticket: Ticket, in_reply_to: str) -> None:

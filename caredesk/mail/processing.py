@@ -42,7 +42,7 @@ from caredesk.tickets.models import Message, Ticket
 
 from . import addresses, loops, outbound, quoting, spool, threading
 from .choices import Outcome, Reason, State
-from .models import InboundMessage, PendingAcknowledgement, ThreadIndex
+from .models import InboundMessage, ThreadIndex
 from .parse_ahead import ParseAhead
 from .parsing import ParsedMail, parse
 
@@ -81,7 +81,7 @@ def _holder() -> str:
 
 def has_pending() -> bool:
     """Is there mail to process, or an acknowledgement to write?"""
-    return _mail_waiting() or PendingAcknowledgement.objects.exists()
+    return _mail_waiting() or outbound.due_acknowledgements().exists()
 
 
 def _mail_waiting() -> bool:
@@ -156,12 +156,15 @@ def _apply_marked(
 ) -> None:
     if parsed is None:
         parsed = [_parse(inbound) for inbound in mine]
+    files: list[str] = []  # attachment files stored meanwhile: deleted with what is undone
+    token = lifecycle.stored_files.set(files)
     try:
         with one_writer(), transaction.atomic(), endpoints_read_once():
-            if not _all_at_once(mine, parsed, mark):
+            if not _all_at_once(mine, parsed, mark, files):
                 for inbound, mail in zip(mine, parsed, strict=True):
-                    _process_one(inbound, mail, mark)
+                    _process_one(inbound, mail, mark, files)
     except Exception:
+        _forget(files, 0)
         # Not a worker's death (that leaves the mark): the batch rolled back as a whole,
         # so none of it counts as interrupted; it is taken again on the next pass.
         with suppress(Exception):
@@ -169,6 +172,16 @@ def _apply_marked(
                 pk__in=[m.pk for m in mine], state=State.QUEUED, leased_until=mark
             ).update(leased_until=None)
         raise
+    finally:
+        lifecycle.stored_files.reset(token)
+
+
+def _forget(files: list[str], start: int) -> None:
+    """Delete the attachment files stored since ``start``: their rows were rolled back."""
+    for name in files[start:]:
+        with suppress(Exception):
+            lifecycle.ATTACHMENT_STORAGE.delete(name)
+    del files[start:]
 
 
 def _mark(batch: list[InboundMessage]) -> datetime:
@@ -223,19 +236,24 @@ def _parse(inbound: InboundMessage, ahead: ParseAhead | None = None) -> ParsedMa
 
 
 def _all_at_once(
-    mine: list[InboundMessage], parsed: list[ParsedMail | Exception], mark: datetime
+    mine: list[InboundMessage],
+    parsed: list[ParsedMail | Exception],
+    mark: datetime,
+    files: list[str],
 ) -> bool:
     """The usual case first: the whole batch under one savepoint, none per message (two
     statements fewer each). If any message fails, the savepoint undoes them all and this
     returns False: the caller applies them again one savepoint each, and the failing one
     alone is quarantined (or left to the worker that took it over)."""
+    if any(isinstance(mail, Exception) for mail in parsed):
+        return False  # one will be quarantined: no use trying them all first
     try:
         with transaction.atomic():
             for inbound, mail in zip(mine, parsed, strict=True):
-                if isinstance(mail, Exception):
-                    raise mail
                 _record(inbound, mail, mark)
-    except Exception:
+    except Exception as exc:
+        log.info("mail: batch applied again message by message (%s)", exc)
+        _forget(files, 0)
         return False
     return True
 
@@ -252,15 +270,23 @@ def _record(inbound: InboundMessage, parsed: ParsedMail, mark: datetime) -> None
         raise _TakenOver  # undo what this worker applied: the other one applies it
 
 
-def _process_one(inbound: InboundMessage, parsed: ParsedMail | Exception, mark: datetime) -> None:
+def _process_one(
+    inbound: InboundMessage,
+    parsed: ParsedMail | Exception,
+    mark: datetime,
+    files: list[str],
+) -> None:
+    start = len(files)
     try:
         if isinstance(parsed, Exception):
             raise parsed
         with transaction.atomic():  # a savepoint: this message alone rolls back
             _record(inbound, parsed, mark)
     except _TakenOver:
+        _forget(files, start)
         log.warning("mail: message %s was taken over by another worker", inbound.pk)
     except Exception as exc:
+        _forget(files, start)
         detail = str(exc) if isinstance(exc, Quarantine) else _trace(exc)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
         _quarantine(inbound, detail, mark)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,6 +73,11 @@ class GuidedFields:
 
 
 EVENT_VALUE_MAX = Event._meta.get_field("to_value").max_length
+ATTACHMENT_STORAGE = Attachment._meta.get_field("file").storage
+
+# While set, the names of the attachment files the rules store: a caller that may roll
+# its transaction back (mail processing) deletes them then, since storage is not undone.
+stored_files: ContextVar[list[str] | None] = ContextVar("stored_files", default=None)
 
 
 def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_value="", **data):
@@ -123,6 +129,8 @@ def _store_attachments(
         )
         attachment.file.save(attachment.filename, upload, save=False)
         stored.append(insert(attachment))
+        if (names := stored_files.get()) is not None:
+            names.append(attachment.file.name)
     return stored
 
 

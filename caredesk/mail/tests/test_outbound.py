@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from caredesk.mail import addresses, intake, outbound, processing
 from caredesk.mail.models import PendingAcknowledgement, ThreadIndex
@@ -115,3 +116,30 @@ def test_reply_address_is_signed():
     assert addresses.ticket_number_from(forged) is None
     assert not addresses.is_ours(forged)
     assert addresses.is_ours("Support@Demo.Caredesk.Test")
+
+
+def test_failing_acknowledgements_are_tried_later_then_given_up_never_spun_on(
+    alice, bob, make_ticket, monkeypatch, caplog
+):
+    """A broken template after a deploy: every acknowledgement fails. The worker does not
+    spin on them (nor block the mail behind them); each is tried again later, and given up
+    after ACKNOWLEDGEMENT_ATTEMPTS with an error in the log."""
+    monkeypatch.setattr(processing, "ACKNOWLEDGEMENTS", 2)
+    tickets = [make_ticket(alice), make_ticket(bob), make_ticket(alice)]
+
+    def broken(ticket, in_reply_to):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setattr(outbound, "_acknowledge", broken)
+    assert process_pending() == 0  # returns: it does not loop over the failing ones
+    pending = PendingAcknowledgement.objects.order_by("ticket")
+    assert [row.attempts for row in pending.all()] == [1, 1, 0]
+    assert process_pending() == 0  # the next pass: the failed ones wait, the third is tried
+    assert [row.attempts for row in pending.all()] == [1, 1, 1]
+    assert not processing.has_pending()  # not due again yet
+    assert not OutboundEmail.objects.exists()
+
+    pending.update(attempts=outbound.ACKNOWLEDGEMENT_ATTEMPTS - 1, due_at=timezone.now())
+    assert outbound.compose_acknowledgements() == 0
+    assert not PendingAcknowledgement.objects.exists()
+    assert caplog.text.count("given up") == len(tickets)

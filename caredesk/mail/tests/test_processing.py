@@ -15,7 +15,7 @@ from caredesk.mail.processing import process_pending, retry
 from caredesk.outbox.models import OutboundEmail
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind, Status
-from caredesk.tickets.models import Ticket
+from caredesk.tickets.models import Attachment, Ticket
 
 from .factories import build, deliver, message_id_of
 
@@ -564,6 +564,31 @@ def test_a_batch_another_worker_is_still_applying_is_left_to_it():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_attachments_of_undone_work_leave_no_files_behind(monkeypatch, settings):
+    """The batch is tried whole, undone when one message fails, then applied message by
+    message: storage is not transactional, so the files of what was undone are deleted."""
+    from caredesk.mail import intake
+
+    real = lifecycle.create_ticket
+
+    def create_ticket(**kwargs):
+        ticket = real(**kwargs)
+        if kwargs["subject"] == "Second":
+            raise RuntimeError("simulated bug after the ticket was written")
+        return ticket
+
+    monkeypatch.setattr(lifecycle, "create_ticket", create_ticket)
+    png = ("screen.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, "image/png")
+    for subject in ("First", "Second"):
+        intake.receive(build(subject=subject, attachments=[png]), transport="smtp")
+    assert process_pending() == 2
+
+    stored = sorted(p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+    kept = [Path(a.file.name).name for a in Attachment.objects.all()]
+    assert len(kept) == 1  # the first message's; the second was quarantined
+    assert stored == kept  # nothing from the undone first pass, nothing of the second
+
+
 def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypatch):
     from caredesk.mail import intake, processing
 
@@ -572,11 +597,11 @@ def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypa
     real = processing._process_one
     calls = []
 
-    def fail_on_the_second(inbound, mail, mark):
+    def fail_on_the_second(inbound, mail, mark, files):
         calls.append(inbound.pk)
         if len(calls) == 2:
             raise processing.DatabaseError("simulated: the database went away")
-        real(inbound, mail, mark)
+        real(inbound, mail, mark, files)
 
     monkeypatch.setattr(processing, "_process_one", fail_on_the_second)
     monkeypatch.setattr(processing, "_all_at_once", lambda *args: False)  # one by one
