@@ -10,7 +10,7 @@ from caredesk.accounts.models import User
 from caredesk.conftest import PNG_BYTES
 from caredesk.mail import addresses
 from caredesk.mail.choices import Outcome, Reason, State
-from caredesk.mail.models import InboundMessage
+from caredesk.mail.models import InboundMessage, ThreadIndex
 from caredesk.mail.processing import process_pending, retry
 from caredesk.outbox.models import OutboundEmail
 from caredesk.tickets import lifecycle
@@ -593,11 +593,11 @@ def test_a_batch_that_fails_as_a_whole_is_not_counted_as_a_worker_death(monkeypa
     real = processing._process_one
     calls = []
 
-    def fail_on_the_second(inbound, mail, mark, files):
+    def fail_on_the_second(inbound, *args):
         calls.append(inbound.pk)
         if len(calls) == 2:
             raise processing.DatabaseError("simulated: the database went away")
-        real(inbound, mail, mark, files)
+        real(inbound, *args)
 
     monkeypatch.setattr(processing, "_process_one", fail_on_the_second)
     monkeypatch.setattr(processing, "_all_at_once", lambda *args: False)  # one by one
@@ -649,3 +649,34 @@ def test_a_batch_of_mail_reads_the_webhook_endpoints_once_and_notifies_each_tick
     subjects = sorted(d.payload["data"]["ticket"]["subject"] for d in created)
     assert subjects == ["One", "Three", "Two"]
     assert {d.endpoint.url for d in created} == {"https://hooks.example.org/caredesk"}
+
+
+def test_a_reply_in_the_same_batch_as_its_original_threads_and_a_copy_is_a_duplicate():
+    """Message-IDs are written to the thread index when the batch ends: a reply or a
+    second copy within the batch is still known."""
+    from caredesk.mail import intake
+
+    original = build(subject="Original")
+    reply = build(subject="Re: Original", in_reply_to=f"<{message_id_of(original)}>")
+    for raw in (original, reply, original):
+        intake.receive(raw, transport="smtp")
+    assert process_pending() == 3
+    rows = list(InboundMessage.objects.order_by("id"))
+    assert [row.outcome for row in rows] == [
+        Outcome.NEW_TICKET,
+        Outcome.FOLLOW_UP,
+        Outcome.DUPLICATE,
+    ]
+    assert rows[0].ticket_id == rows[1].ticket_id == rows[2].ticket_id
+    assert ThreadIndex.objects.filter(message_id=message_id_of(original)).count() == 1
+
+
+def test_an_undone_message_leaves_its_message_id_out_of_the_index(second_fails):
+    from caredesk.mail import intake
+
+    first, second = build(subject="First"), build(subject="Second")
+    for raw in (first, second):
+        intake.receive(raw, transport="smtp")
+    assert process_pending() == 2
+    indexed = set(ThreadIndex.objects.filter(outbound=False).values_list("message_id", flat=True))
+    assert indexed == {message_id_of(first)}  # the quarantined one is not a thread
