@@ -42,9 +42,3 @@ def receive(
         with one_writer(), transaction.atomic():
             insert(row)
     return row.queue_id
-
-
-def stored(queue_id: str) -> InboundMessage:
-    """The ledger row of a received message (moved from the spool first if need be)."""
-    spool.move()
-    return InboundMessage.objects.get(queue_id=queue_id)

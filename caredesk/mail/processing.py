@@ -89,9 +89,10 @@ def _mail_waiting() -> bool:
 
 
 def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
-    """Process queued messages in arrival order; returns how many were handled. Once
-    the queue is empty, the acknowledgements of the tickets it opened are written.
-    ``ahead``: a helper process that parses each next batch while one is applied."""
+    """Process queued messages in arrival order; returns how many were handled. Then
+    the acknowledgements of new tickets are written: all that are due once no mail
+    waits, a few otherwise. ``ahead``: a helper process that parses each next batch
+    while one is applied."""
     holder = _holder()
     handled = 0
     drained = False
@@ -152,10 +153,8 @@ def _process_batch(batch: list[InboundMessage], ahead: ParseAhead | None = None)
 
 
 def _apply_marked(
-    mine: list[InboundMessage], mark: datetime, parsed: list[ParsedMail | Exception] | None = None
+    mine: list[InboundMessage], mark: datetime, parsed: list[ParsedMail | Exception]
 ) -> None:
-    if parsed is None:
-        parsed = [_parse(inbound) for inbound in mine]
     files: list[str] = []  # attachment files stored meanwhile: deleted with what is undone
     token = lifecycle.stored_files.set(files)
     try:

@@ -54,7 +54,7 @@ def deliver(raw: bytes, *, to: tuple[str, ...] = (SUPPORT,)) -> InboundMessage:
     from caredesk.mail.outbound import compose_acknowledgements
     from caredesk.mail.processing import process_message
 
-    inbound = intake.stored(intake.receive(raw, transport=Transport.SMTP, envelope_to=to))
+    inbound = stored(intake.receive(raw, transport=Transport.SMTP, envelope_to=to))
     process_message(inbound)
     compose_acknowledgements()
     inbound.refresh_from_db()
@@ -65,6 +65,11 @@ def ledger() -> QuerySet[InboundMessage]:
     """The ledger as the worker sees it: what the intake spooled is moved in first."""
     spool.move(limit=1_000_000)
     return InboundMessage.objects.all()
+
+
+def stored(queue_id: str) -> InboundMessage:
+    """The ledger row of a received message, as the worker will find it."""
+    return ledger().get(queue_id=queue_id)
 
 
 def message_id_of(raw: bytes) -> str:

@@ -17,7 +17,7 @@ from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind, Status
 from caredesk.tickets.models import Attachment, Ticket
 
-from .factories import build, deliver, message_id_of
+from .factories import build, deliver, message_id_of, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -487,7 +487,7 @@ def _interrupted(raw: bytes, times: int = 0) -> InboundMessage:
 
     from caredesk.mail import intake
 
-    inbound = intake.stored(intake.receive(raw, transport="smtp"))
+    inbound = stored(intake.receive(raw, transport="smtp"))
     InboundMessage.objects.filter(pk=inbound.pk).update(
         attempts=times + 1, interruptions=times, leased_until=timezone.now()
     )
@@ -498,7 +498,7 @@ def test_a_message_interrupted_by_a_dead_worker_is_taken_again_alone_and_once():
     stuck = _interrupted(build(subject="Was in flight"))
     from caredesk.mail import intake
 
-    later = intake.stored(intake.receive(build(subject="Arrived later"), transport="smtp"))
+    later = stored(intake.receive(build(subject="Arrived later"), transport="smtp"))
     assert process_pending(limit=1) == 1  # the interrupted one goes alone, first
     stuck.refresh_from_db()
     assert (stuck.outcome, stuck.interruptions, stuck.attempts) == (Outcome.NEW_TICKET, 1, 2)
@@ -530,7 +530,7 @@ def _marked_by_a_worker(subject: str) -> tuple[list[InboundMessage], object]:
     """A worker's batch of one, marked in flight (committed) but not applied yet."""
     from caredesk.mail import intake, processing
 
-    batch = [intake.stored(intake.receive(build(subject=subject), transport="smtp"))]
+    batch = [stored(intake.receive(build(subject=subject), transport="smtp"))]
     return batch, processing._mark(batch)
 
 
@@ -547,7 +547,9 @@ def test_a_worker_that_outlived_its_lease_does_not_apply_what_another_took_over(
     taken_over = InboundMessage.objects.get()
     assert taken_over.outcome == Outcome.NEW_TICKET and taken_over.interruptions == 1
 
-    processing._apply_marked(batch, mark)  # the first worker wakes up
+    processing._apply_marked(
+        batch, mark, [processing._parse(m) for m in batch]
+    )  # the first worker wakes up
 
     assert Ticket.objects.count() == 1
     assert InboundMessage.objects.get().ticket_id == taken_over.ticket_id
@@ -561,7 +563,7 @@ def test_a_batch_another_worker_is_still_applying_is_left_to_it():
     assert process_pending() == 0  # the mark is fresh: not a dead worker's
     assert InboundMessage.objects.get().state == State.QUEUED
 
-    processing._apply_marked(batch, mark)
+    processing._apply_marked(batch, mark, [processing._parse(m) for m in batch])
 
     row = InboundMessage.objects.get()
     assert (row.outcome, row.interruptions, row.leased_until) == (Outcome.NEW_TICKET, 0, None)

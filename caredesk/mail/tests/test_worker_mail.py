@@ -5,13 +5,13 @@ from caredesk.mail import intake
 from caredesk.mail.choices import Outcome, Transport
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 
-from .factories import build
+from .factories import build, stored
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_worker_processes_stored_mail_and_sends_the_acknowledgement(mailoutbox):
-    inbound = intake.stored(intake.receive(build(), transport=Transport.SMTP))
+    inbound = stored(intake.receive(build(), transport=Transport.SMTP))
     call_command("worker", "--batch")
     inbound.refresh_from_db()
     assert inbound.outcome == Outcome.NEW_TICKET
