@@ -6,6 +6,7 @@ here), so it neither needs nor touches the test database.
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -120,6 +121,27 @@ def test_the_login_page_sends_security_headers(server):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_idle_keep_alive_connections_do_not_lock_out_other_clients(server):
+    """Browsers keep their connections open between pages. The server (one worker, two
+    request threads here) must answer a new client while more idle keep-alive
+    connections than it has threads stay open: granian's backpressure counts connections,
+    so set to the thread count it turned the tenth browser away (it waited forever)."""
+    port = int(server.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(12):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            assert response.status == 200
+            response.read()
+            held.append(connection)  # open and idle, as a browser's
+    finally:
+        for connection in held:
+            connection.close()
+    assert len(held) == 12
 
 
 def test_sigterm_stops_it_cleanly(var):

@@ -9,8 +9,10 @@ middle process to forward signals or to leave behind.
 Threads: granian runs WSGI apps in a pool of blocking threads per worker; its default
 (backlog / workers / 2, i.e. 256) would let each worker hold hundreds of database
 connections. ``--threads`` sets the pool (default 2 x cores + 1, the most granian
-considers sensible) and the same number as granian's backpressure, so extra requests wait
-in the listen backlog instead of queueing inside a worker.
+considers sensible); requests beyond it wait inside the worker for a thread. Granian's
+``--backpressure`` is left at its default (backlog / workers): it caps *connections*, not
+requests, so set to the thread count it let a few browsers' idle keep-alive connections
+lock every other client out.
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ def granian_argv(*, host: str, port: int, workers: int, threads: int, access_log
         "--workers",
         str(workers),
         "--blocking-threads",
-        str(threads),
-        "--backpressure",
         str(threads),
         "--no-ws",
         # A worker that dies unexpectedly is replaced; one that will not stop is
