@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils import timezone
 
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import insert
@@ -28,17 +29,17 @@ def receive(
     mailbox: str = "",
 ) -> str:
     """Store one message durably (committed when this returns); returns its queue id."""
-    row = InboundMessage.received(
-        raw,
-        queue_id=spool.new_queue_id(),
-        transport=transport,
-        mailbox=mailbox[:200],
-        envelope_from=envelope_from[:998],
-        envelope_to=list(envelope_to),
-    )
+    arrival = {
+        "queue_id": spool.new_queue_id(),
+        "received_at": timezone.now(),
+        "transport": transport,
+        "mailbox": mailbox[:200],
+        "envelope_from": envelope_from[:998],
+        "envelope_to": list(envelope_to),
+    }
     if spool.enabled():
-        spool.put(row)
+        spool.put(raw, **arrival)  # the ledger row is built when the worker moves it
     else:
         with one_writer(), transaction.atomic():
-            insert(row)
-    return row.queue_id
+            insert(InboundMessage.received(raw, **arrival))
+    return arrival["queue_id"]

@@ -32,9 +32,11 @@ import socket
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -156,18 +158,121 @@ def _peer(session: Session) -> str:
     return str(peer or "-")
 
 
-class _IntakeSMTP(SMTP):
-    """aiosmtpd's protocol with RFC 3463 status codes on its two size refusals, and
-    lines longer than RFC 5321's 1,000 octets accepted: real clients send them (HTML on
-    one line), Postfix relays them, and refusing would lose the mail. The message size
-    limit still bounds what one connection can send."""
+END_OF_DATA = b"\r\n.\r\n"  # RFC 5321 4.1.1.4: a line holding only a dot ends DATA
 
-    line_length_limit = 1 << 20
+
+class TooMuchData(Exception):
+    """The content went over the size limit (it was read to its end all the same)."""
+
+
+async def read_data(reader: asyncio.StreamReader, max_bytes: int | None) -> bytes:
+    """The content of DATA up to its final line, dot-unstuffed (RFC 5321 4.5.2), as
+    aiosmtpd's own reader returns it; ``TooMuchData`` if its transmitted size went over
+    ``max_bytes``.
+
+    aiosmtpd reads DATA a line at a time (an await, a log call and several checks per
+    line: about a fifth of the intake's CPU per message in bench/mail_ingest.py). This
+    reads up to the end marker, CRLF "." CRLF, at once: a message smaller than the
+    reader's buffer limit takes two reads. Where what was read so far ends with the start
+    of a marker, the next read is one that cannot go past where that marker would end: at
+    a line's start (the content's first line follows the DATA command's own CRLF) one
+    byte, which is the dot of a marker or proves there is none; otherwise (a read that
+    stopped at the buffer limit, a line starting with a dot) up to the next line feed.
+    No read can then hold a whole marker unless it ends the read, so checking the end of
+    what was read after each one finds the first marker."""
+    data = bytearray(b"\r\n")  # the DATA command's line end: the content starts a line
+    too_much = False
+    while True:
+        if data.endswith(b"\r\n"):  # a line's start: what it begins with decides
+            chunk = await reader.readexactly(1)
+        elif _may_begin_marker(data):  # perhaps the marker's start: read to the line end
+            chunk = await _read_until(reader, b"\n")
+        else:
+            chunk = await _read_until(reader, END_OF_DATA)
+        data += chunk
+        if data.endswith(END_OF_DATA):
+            break
+        if max_bytes and len(data) > max_bytes + len(END_OF_DATA):
+            too_much = True
+            del data[:-4]  # read on to the end, keeping only what the marker needs
+    if too_much or (max_bytes and len(data) - len(END_OF_DATA) > max_bytes):
+        raise TooMuchData
+    del data[-3:]  # ".\r\n"; the CRLF before it ends the last line
+    # A dot that begins a line was added by the sender (RFC 5321 4.5.2); the first line
+    # begins after the leading CRLF, which is then dropped.
+    return bytes(data.replace(b"\r\n.", b"\r\n")[2:])
+
+
+def _may_begin_marker(text: bytes) -> bool:
+    """Whether ``text`` ends with the first bytes of an end-of-data marker."""
+    return any(END_OF_DATA.startswith(text[-size:]) for size in range(1, len(END_OF_DATA)))
+
+
+async def _read_until(reader: asyncio.StreamReader, separator: bytes) -> bytes:
+    """Up to and including ``separator``, or as much as the buffer limit allows (which
+    then holds no ``separator``)."""
+    try:
+        return await reader.readuntil(separator)
+    except asyncio.LimitOverrunError as over:
+        return await reader.readexactly(over.consumed)
+
+
+class _IntakeSMTP(SMTP):
+    """aiosmtpd's protocol with RFC 3463 status codes on its two size refusals, lines of
+    any length accepted (real clients send lines longer than RFC 5321's 1,000 octets, HTML
+    on one line, and Postfix relays them: refusing would lose the mail; the message size
+    limit still bounds what one connection can send), and two of its methods made
+    cheaper for a help desk's mail rate: DATA read at once rather than line by line
+    (``read_data``), and an address parsed without defining a class per call."""
+
+    line_length_limit = 1 << 20  # the stream reader's buffer, and the command line limit
 
     async def push(self, status):
         if isinstance(status, str) and status.startswith("552 Error"):
             status = TOO_BIG
         await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The address of ``MAIL FROM:`` or ``RCPT TO:`` and the parameters after it, as
+        aiosmtpd parses them (with the email package's parser); (None, None) if it is not
+        one. aiosmtpd's own defines a typing Protocol on every call: 35 µs, twice a mail."""
+        if not arg:
+            return "", ""
+        parse = get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec
+        try:
+            address, rest = parse(arg)
+        except HeaderParseError:
+            return None, None
+        local_part = address.addr_spec.rpartition("@")[0]
+        if self.local_part_limit and len(local_part) > self.local_part_limit:
+            return None, None
+        return address.addr_spec, rest
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_data(self._reader, self.data_size_limit)
+        except TooMuchData:
+            self._set_post_data_state()
+            await self.push(TOO_BIG)
+            return
+        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+            logger.info("connection lost during DATA from %s", _peer(self.session))
+            self._writer.close()
+            raise
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
 
 class IntakeController(Controller):

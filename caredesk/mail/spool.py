@@ -94,19 +94,28 @@ def close() -> None:
         _local.db = None
 
 
-def put(row: InboundMessage) -> None:
-    """Commit a received message (not yet saved anywhere) to the spool."""
+def put(
+    raw: bytes,
+    *,
+    queue_id: str,
+    received_at: datetime,
+    transport: str,
+    mailbox: str,
+    envelope_from: str,
+    envelope_to: list[str],
+) -> None:
+    """Commit a received message to the spool (``move`` makes its ledger row)."""
     _db().execute(
         "INSERT INTO message (queue_id, received_at, transport, mailbox, envelope_from, "
         "envelope_to, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
-            row.queue_id,
-            row.received_at.isoformat(),
-            row.transport,
-            row.mailbox,
-            row.envelope_from,
-            json.dumps(row.envelope_to),
-            row.raw,
+            queue_id,
+            received_at.isoformat(),
+            transport,
+            mailbox,
+            envelope_from,
+            json.dumps(envelope_to),
+            raw,
         ),
     )
 
