@@ -17,12 +17,14 @@ to these models (``caredesk/core/tests/test_rows.py`` keeps it so).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql import UpdateQuery
@@ -34,8 +36,56 @@ def _connection() -> BaseDatabaseWrapper:
     return connections[DEFAULT_DB_ALIAS]
 
 
+class _Statement(NamedTuple):
+    """One statement's SQL twice: as Django writes it (``%s`` placeholders, for Django's
+    own cursor) and as the database driver takes it (SQLite's ``?``)."""
+
+    sql: str
+    driver_sql: str
+
+    @classmethod
+    def of(cls, sql: str, vendor: str) -> _Statement:
+        if vendor == "sqlite":  # as Django's SQLite cursor converts it on every call
+            return cls(sql, FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%"))
+        return cls(sql, sql)
+
+
+@contextmanager
+def _executed(connection: BaseDatabaseWrapper, statement: _Statement, params: list):
+    """The cursor that ran ``statement``.
+
+    Django's cursor wrapper converts the placeholders on every call (a regular
+    expression on SQLite) and adds its own layers: ~10 µs a statement, as much as SQLite
+    takes to insert a row. So the statement runs on the driver's cursor, after the
+    checks Django's makes (a usable connection, this thread's, no broken transaction)
+    and with its errors turned into Django's (``IntegrityError`` and the rest) as Django
+    does. Django's own cursor is used while it logs queries (``DEBUG``, or a test
+    counting them) or runs execute wrappers, so those still see every statement."""
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            yield cursor
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        if connection.vendor == "sqlite":
+            cursor = connection.connection.cursor()  # Django's adds only the conversion
+        else:
+            cursor = connection.create_cursor()  # e.g. PostgreSQL's time zone loader
+        try:
+            cursor.execute(statement.driver_sql, params)
+            yield cursor
+        finally:
+            cursor.close()
+
+
 @cache
-def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str, tuple, bool]:
+def _insert_sql(
+    model: type[Model], vendor: str, on_conflict: bool
+) -> tuple[_Statement, tuple, bool]:
     meta = model._meta
     if meta.parents:
         raise TypeError(f"{meta.label}: multi-table inheritance is not supported here")
@@ -53,7 +103,7 @@ def _insert_sql(model: type[Model], vendor: str, on_conflict: bool) -> tuple[str
         sql += " ON CONFLICT DO NOTHING"
     if generated:
         sql += f" RETURNING {quote(meta.pk.column)}"
-    return sql, fields, generated
+    return _Statement.of(sql, vendor), fields, generated
 
 
 def _plain_placeholder(field) -> bool:
@@ -76,10 +126,9 @@ def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
     With ``ignore_conflicts``, a row that breaks a unique constraint is skipped: the
     object then keeps ``pk=None`` if the database assigns keys."""
     connection = _connection()
-    sql, fields, generated = _insert_sql(type(obj), connection.vendor, ignore_conflicts)
+    statement, fields, generated = _insert_sql(type(obj), connection.vendor, ignore_conflicts)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _executed(connection, statement, params) as cursor:
         if generated:
             row = cursor.fetchone()
             obj.pk = row[0] if row else None
@@ -168,7 +217,7 @@ class _Compiled:
             query = built.query
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        self.sql, self.params = sql, list(params)
+        self.statement, self.params = _Statement.of(sql, connection.vendor), list(params)
         self.places = []
         for sample in samples:
             found = [i for i, p in enumerate(self.params) if p == _adapt(sample, connection)]
@@ -210,8 +259,7 @@ class _Compiled:
         bound = list(self.params)
         for place, value in zip(self.places, values, strict=True):
             bound[place] = _adapt(value, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, bound)
+        with _executed(connection, self.statement, bound) as cursor:
             if self.updates:
                 return cursor.rowcount
             rows = cursor.fetchall()
@@ -235,7 +283,7 @@ def _update_sql(model: type[Model], vendor: str, names: tuple[str, ...], where: 
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     tests = " AND ".join(f"{quote(f.column)} = %s" for f in conditions)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {tests}"  # noqa: S608
-    return sql, fields, conditions[1:]
+    return _Statement.of(sql, vendor), fields, conditions[1:]
 
 
 def update(obj: Model, names: Sequence[str], **expected: Any) -> int:
@@ -244,7 +292,7 @@ def update(obj: Model, names: Sequence[str], **expected: Any) -> int:
     hold the ``expected`` values (a conditional update: none may be None). Returns how
     many rows changed: 0 or 1."""
     connection = _connection()
-    sql, fields, conditions = _update_sql(
+    statement, fields, conditions = _update_sql(
         type(obj), connection.vendor, tuple(names), tuple(expected)
     )
     params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
@@ -254,6 +302,5 @@ def update(obj: Model, names: Sequence[str], **expected: Any) -> int:
         if value is None:
             raise ValueError(f"expected {field.name} IS NULL: use the ORM")
         params.append(field.get_db_prep_value(value, connection, prepared=False))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _executed(connection, statement, params) as cursor:
         return cursor.rowcount

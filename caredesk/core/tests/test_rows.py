@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +70,28 @@ def test_a_conflict_is_skipped_when_asked_and_raised_otherwise(make_ticket, alic
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(ThreadIndex(message_id="a@example.org", ticket=ticket))
     assert ThreadIndex.objects.filter(message_id="a@example.org").count() == 1
+
+
+def test_a_broken_transaction_refuses_further_statements_as_the_orm_does(make_ticket, alice):
+    ticket = make_ticket(alice)
+    insert(ThreadIndex(message_id="b@example.org", ticket=ticket))
+    with transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+            insert(ThreadIndex(message_id="b@example.org", ticket=ticket))
+        with pytest.raises(TransactionManagementError):
+            insert(ThreadIndex(message_id="c@example.org", ticket=ticket))
+    assert not ThreadIndex.objects.filter(message_id="c@example.org").exists()
+
+
+def test_statements_are_in_the_query_log_while_it_is_kept(make_ticket, alice):
+    ticket = make_ticket(alice)
+    with CaptureQueriesContext(connection) as captured:
+        insert(ThreadIndex(message_id="d@example.org", ticket=ticket))
+        update(ticket, ["subject"])
+        _SENT_SINCE("d@example.org", datetime(2026, 1, 1, tzinfo=UTC))
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert [sql.split()[0] for sql in statements] == ["INSERT", "UPDATE", "SELECT"]
+    assert "d@example.org" in statements[0]
 
 
 def test_update_writes_the_named_columns_only_while_the_row_is_as_expected(make_ticket, alice):
