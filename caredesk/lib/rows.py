@@ -51,7 +51,9 @@ class _Statement(NamedTuple):
 
 
 @contextmanager
-def _executed(connection: BaseDatabaseWrapper, statement: _Statement, params: list):
+def _executed(
+    connection: BaseDatabaseWrapper, statement: _Statement, params: list, *, many: bool = False
+):
     """The cursor that ran ``statement``.
 
     Django's cursor wrapper converts the placeholders on every call (a regular
@@ -60,10 +62,11 @@ def _executed(connection: BaseDatabaseWrapper, statement: _Statement, params: li
     checks Django's makes (a usable connection, this thread's, no broken transaction)
     and with its errors turned into Django's (``IntegrityError`` and the rest) as Django
     does. Django's own cursor is used while it logs queries (``DEBUG``, or a test
-    counting them) or runs execute wrappers, so those still see every statement."""
+    counting them) or runs execute wrappers, so those still see every statement.
+    ``many``: ``params`` is a list of parameter lists (``executemany``)."""
     if connection.queries_logged or connection.execute_wrappers:
         with connection.cursor() as cursor:
-            cursor.execute(statement.sql, params)
+            (cursor.executemany if many else cursor.execute)(statement.sql, params)
             yield cursor
         return
     connection.close_if_health_check_failed()
@@ -76,7 +79,7 @@ def _executed(connection: BaseDatabaseWrapper, statement: _Statement, params: li
         else:
             cursor = connection.create_cursor()  # e.g. PostgreSQL's time zone loader
         try:
-            cursor.execute(statement.driver_sql, params)
+            (cursor.executemany if many else cursor.execute)(statement.driver_sql, params)
             yield cursor
         finally:
             cursor.close()
@@ -84,7 +87,7 @@ def _executed(connection: BaseDatabaseWrapper, statement: _Statement, params: li
 
 @cache
 def _insert_sql(
-    model: type[Model], vendor: str, on_conflict: bool
+    model: type[Model], vendor: str, on_conflict: bool, returning: bool = True
 ) -> tuple[_Statement, tuple, bool]:
     meta = model._meta
     if meta.parents:
@@ -101,9 +104,9 @@ def _insert_sql(
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({places})"  # noqa: S608
     if on_conflict:
         sql += " ON CONFLICT DO NOTHING"
-    if generated:
+    if generated and returning:
         sql += f" RETURNING {quote(meta.pk.column)}"
-    return _Statement.of(sql, vendor), fields, generated
+    return _Statement.of(sql, vendor), fields, generated and returning
 
 
 def _plain_placeholder(field) -> bool:
@@ -136,6 +139,21 @@ def insert(obj: Model, *, ignore_conflicts: bool = False) -> Model:
         obj._state.adding = False
         obj._state.db = connection.alias
     return obj
+
+
+def insert_many(objs: Sequence[Model]) -> None:
+    """INSERT ``objs`` (all of one model), one statement run for each row: as
+    ``bulk_create`` writes them, without building SQL for all of them at once (for 200
+    rows that cost more than the rows). Keys the database assigns are not read back."""
+    if not objs:
+        return
+    connection = _connection()
+    statement, fields, _ = _insert_sql(type(objs[0]), connection.vendor, False, False)
+    params = [
+        [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs
+    ]
+    with _executed(connection, statement, params, many=True):
+        pass
 
 
 class _Slot:

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from caredesk.core.writes import one_writer
+from caredesk.lib.rows import insert_many
 
 from .models import InboundMessage
 
@@ -160,7 +161,7 @@ def move(limit: int = MOVE_BATCH, max_bytes: int = MOVE_BYTES) -> int:
         for _, queue_id, received_at, transport, mailbox, sender, recipients, raw in spooled
     ]
     with one_writer(), _synced(), transaction.atomic():
-        InboundMessage.objects.bulk_create(_not_moved_yet(rows))
+        insert_many(_not_moved_yet(rows))
     # Committed to the ledger, and on disk: only now may they leave the spool.
     db.execute("DELETE FROM message WHERE id <= ?", (last,))
     return len(spooled)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from caredesk.accounts.models import User
 from caredesk.api.models import IdempotencyRecord
-from caredesk.lib.rows import Query, insert, update
+from caredesk.lib.rows import Query, insert, insert_many, update
 from caredesk.mail.models import AutoReplyLog, InboundMessage, PendingAcknowledgement, ThreadIndex
 from caredesk.mail.outbound import _SENT_SINCE
 from caredesk.outbox.models import OutboundEmail
@@ -70,6 +70,21 @@ def test_a_conflict_is_skipped_when_asked_and_raised_otherwise(make_ticket, alic
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(ThreadIndex(message_id="a@example.org", ticket=ticket))
     assert ThreadIndex.objects.filter(message_id="a@example.org").count() == 1
+
+
+def test_insert_many_writes_each_row_as_the_orm_would(make_ticket, alice):
+    ticket = make_ticket(alice)
+    rows = [ThreadIndex(message_id=f"many-{n}@example.org", ticket=ticket) for n in range(3)]
+    rows[2].outbound = True
+    insert_many(rows)
+    stored = ThreadIndex.objects.filter(message_id__startswith="many-").order_by("message_id")
+    assert [(r.message_id, r.ticket_id, r.outbound) for r in stored] == [
+        ("many-0@example.org", ticket.pk, False),
+        ("many-1@example.org", ticket.pk, False),
+        ("many-2@example.org", ticket.pk, True),
+    ]
+    assert [r.created_at for r in stored] == [r.created_at for r in rows]  # as given
+    insert_many([])  # nothing to do
 
 
 def test_a_broken_transaction_refuses_further_statements_as_the_orm_does(make_ticket, alice):
