@@ -113,7 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            "PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536;"
+            "PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536; "
+            # Checkpoints are a thread's job (core/checkpoints.py); this is the safety net.
+            "PRAGMA wal_autocheckpoint=10000;"
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = None if not DEBUG else 0

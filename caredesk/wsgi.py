@@ -10,3 +10,7 @@ application = get_wsgi_application()
 # collector's reach, so full collections stay short (they paused requests for up to
 # ~140 ms at 1M tickets; see docs/benchmarks.md).
 gc.freeze()
+
+from caredesk.core import checkpoints  # noqa: E402 (needs the settings loaded above)
+
+checkpoints.start()

@@ -63,7 +63,7 @@ from django_tasks_db.management.commands.db_worker import (
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from caredesk.core import housekeeping
+from caredesk.core import checkpoints, housekeeping
 from caredesk.mail.parse_ahead import ParseAhead
 from caredesk.mail.processing import has_pending as has_pending_mail
 from caredesk.mail.processing import process_pending
@@ -342,6 +342,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._configure_logging(options["verbosity"])
+        if not options["batch"]:
+            checkpoints.start()
         worker = Worker(
             queue_names=options["queue_name"].split(","),
             interval=options["interval"],
