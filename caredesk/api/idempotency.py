@@ -127,14 +127,15 @@ def respond(
                 # The claim comes first: a concurrent duplicate stops here, before creating.
                 insert(record)
                 payload = create()
+                body = _dump(payload)
                 record.status = status
-                record.response_body = _dump(redact(payload) if redact else payload)
+                record.response_body = _dump(redact(payload)) if redact else body
                 update(record, ["status", "response_body"])
         except IntegrityError:
             if record.pk is not None:
                 raise  # the claim went in: this error is the creation's own
         else:
-            return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+            return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
         # The key is taken: a retry (replay it), a reuse (refuse it), or an expired
         # record (_find deletes it, and the claim is tried once more).
         existing = _find(user, digest)
