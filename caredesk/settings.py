@@ -114,8 +114,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
             "PRAGMA mmap_size=268435456; PRAGMA cache_size=-65536; "
-            # Checkpoints are a thread's job (core/checkpoints.py); this is the safety net.
-            "PRAGMA wal_autocheckpoint=10000;"
+            # Checkpoints are a thread's job (core/checkpoints.py); this is the safety net,
+            # and a log grown past 64 MB is cut back when it is next reset.
+            "PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;"
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = None if not DEBUG else 0

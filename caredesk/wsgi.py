@@ -11,6 +11,8 @@ application = get_wsgi_application()
 # ~140 ms at 1M tickets; see docs/benchmarks.md).
 gc.freeze()
 
+from django.core.signals import request_started  # noqa: E402
+
 from caredesk.core import checkpoints  # noqa: E402 (needs the settings loaded above)
 
-checkpoints.start()
+request_started.connect(checkpoints.start_on_first_request)

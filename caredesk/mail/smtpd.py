@@ -27,6 +27,7 @@ takes a millisecond, so a help desk's mail rate never queues behind it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 import threading
@@ -159,6 +160,9 @@ def _peer(session: Session) -> str:
 
 
 END_OF_DATA = b"\r\n.\r\n"  # RFC 5321 4.1.1.4: a line holding only a dot ends DATA
+# Content made of empty lines or lines starting with a dot is read a line at a time; what
+# is already buffered is read without waiting, so every so many reads the others get a go.
+YIELD_EVERY = 64
 
 
 class TooMuchData(Exception):
@@ -182,7 +186,9 @@ async def read_data(reader: asyncio.StreamReader, max_bytes: int | None) -> byte
     what was read after each one finds the first marker."""
     data = bytearray(b"\r\n")  # the DATA command's line end: the content starts a line
     too_much = False
-    while True:
+    for reads in itertools.count(1):
+        if reads % YIELD_EVERY == 0:  # buffered reads do not wait: let other sessions run
+            await asyncio.sleep(0)
         if data.endswith(b"\r\n"):  # a line's start: what it begins with decides
             chunk = await reader.readexactly(1)
         elif _may_begin_marker(data):  # perhaps the marker's start: read to the line end
@@ -199,8 +205,12 @@ async def read_data(reader: asyncio.StreamReader, max_bytes: int | None) -> byte
         raise TooMuchData
     del data[-3:]  # ".\r\n"; the CRLF before it ends the last line
     # A dot that begins a line was added by the sender (RFC 5321 4.5.2); the first line
-    # begins after the leading CRLF, which is then dropped.
-    return bytes(data.replace(b"\r\n.", b"\r\n")[2:])
+    # begins after the leading CRLF, which is then dropped. At most two copies of a
+    # message (up to 25 MB) at once.
+    if b"\r\n." in data:
+        data = data.replace(b"\r\n.", b"\r\n")
+    del data[:2]
+    return bytes(data)
 
 
 def _may_begin_marker(text: bytes) -> bool:
@@ -226,6 +236,11 @@ class _IntakeSMTP(SMTP):
     (``read_data``), and an address parsed without defining a class per call."""
 
     line_length_limit = 1 << 20  # the stream reader's buffer, and the command line limit
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self._decode_data:  # smtp_DATA below hands the handler bytes, never text
+            raise ValueError("the intake's SMTP server takes mail as bytes (decode_data=False)")
 
     async def push(self, status):
         if isinstance(status, str) and status.startswith("552 Error"):
@@ -265,10 +280,14 @@ class _IntakeSMTP(SMTP):
             self._set_post_data_state()
             await self.push(TOO_BIG)
             return
-        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+        except asyncio.CancelledError:  # the connection was lost (aiosmtpd cancels)
             logger.info("connection lost during DATA from %s", _peer(self.session))
             self._writer.close()
             raise
+        except asyncio.IncompleteReadError:  # the sender closed its side mid-message
+            logger.info("connection closed during DATA by %s", _peer(self.session))
+            self._writer.close()
+            return
         self.envelope.content = self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()

@@ -146,3 +146,29 @@ def test_a_message_is_read_at_once_not_line_by_line():
 
     assert run_async(run) == content
     assert len(reads) == 2  # the first byte (not a dot), then the rest up to the marker
+
+
+def test_content_read_a_line_at_a_time_still_lets_other_sessions_run():
+    content = b"\r\n" * 1000  # empty lines: read a line at a time, all already buffered
+    turns = []
+
+    async def run():
+        reader = asyncio.StreamReader(limit=1 << 20)
+        reader.feed_data(stuffed(content))
+
+        async def other_session():
+            while True:
+                turns.append(len(turns))
+                await asyncio.sleep(0)
+
+        other = asyncio.ensure_future(other_session())
+        await asyncio.sleep(0)  # it starts
+        started = len(turns)
+        result = await read_data(reader, None)
+        during = len(turns) - started
+        other.cancel()
+        return result, during
+
+    result, during = run_async(run)
+    assert result == content
+    assert during > 0

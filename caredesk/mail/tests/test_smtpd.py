@@ -31,7 +31,7 @@ from caredesk.core.tests import subprocesses
 from caredesk.mail import addresses
 from caredesk.mail.choices import Transport
 from caredesk.mail.models import InboundMessage
-from caredesk.mail.smtpd import IntakeController, IntakeHandler
+from caredesk.mail.smtpd import IntakeController, IntakeHandler, _IntakeSMTP
 from caredesk.mail.tests.factories import ledger
 
 SUPPORT = "support@desk.test"
@@ -341,3 +341,27 @@ def test_the_command_serves_until_sigterm_and_stops_cleanly(tmp_path):
     with closing(sqlite3.connect(tmp_path / "caredesk.sqlite3-spool")) as check:
         rows = check.execute("SELECT raw, transport FROM message").fetchall()
     assert rows == [(raw, "smtp"), (raw, "smtp")]
+
+
+def test_a_sender_that_closes_mid_message_stores_nothing_and_others_go_on(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()  # greeting
+        for command in (b"EHLO mx.acme.test", b"MAIL FROM:<alice@acme.test>", b"RCPT TO:<%s>"):
+            sock.sendall(command.replace(b"%s", SUPPORT.encode()) + b"\r\n")
+            while (line := replies.readline())[3:4] == b"-":
+                pass
+            assert line[:1] in (b"2",), line
+        sock.sendall(b"DATA\r\n")
+        assert replies.readline().startswith(b"354")
+        sock.sendall(b"Subject: half\r\n\r\nthe first half of a message")
+        sock.shutdown(socket.SHUT_WR)  # and nothing more: no end-of-data line
+        assert replies.readline() == b""  # closed without an answer (no 250, no 500)
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as client:
+        assert client.sendmail("alice@acme.test", [SUPPORT], eml()) == {}
+    assert ledger().count() == 1
+
+
+def test_the_intake_protocol_takes_mail_as_bytes_only():
+    with pytest.raises(ValueError, match="decode_data=False"):
+        _IntakeSMTP(IntakeHandler(), decode_data=True)

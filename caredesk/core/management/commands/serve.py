@@ -10,9 +10,11 @@ Threads: granian runs WSGI apps in a pool of blocking threads per worker; its de
 (backlog / workers / 2, i.e. 256) would let each worker hold hundreds of database
 connections. ``--threads`` sets the pool (default 2 x cores + 1, the most granian
 considers sensible); requests beyond it wait inside the worker for a thread. Granian's
-``--backpressure`` is left at its default (backlog / workers): it caps *connections*, not
-requests, so set to the thread count it let a few browsers' idle keep-alive connections
-lock every other client out.
+``--backpressure`` is left at its default (backlog / workers, 512 with two workers): it
+caps *connections*, not requests, so set to the thread count it let a few browsers' idle
+keep-alive connections lock every other client out. The price: a worker whose threads are
+all busy still accepts connections, whose requests wait for its threads even when the
+other worker is idle.
 """
 
 from __future__ import annotations
