@@ -26,7 +26,7 @@ from itertools import takewhile
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "mail.process"
 LEASE_TTL = timedelta(minutes=2)
 BATCH_SIZE = 50
+# What a batch may hold in memory at once (raw bytes; parsed, about as much again), and
+# as much again for the next batch parsed ahead: fifty 25 MB messages would be 2.5 GB.
+BATCH_BYTES = 32 * 1024 * 1024
 MAX_INTERRUPTIONS = 3
 ACKNOWLEDGEMENTS = 200  # written at a time once no mail waits
 ACKNOWLEDGEMENTS_WHILE_BUSY = 20  # written after each pass that left mail waiting
@@ -102,11 +105,11 @@ def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
         while handled < limit and Lease.acquire(LEASE_NAME, holder, LEASE_TTL):
             queued = InboundMessage.objects.filter(state=State.QUEUED).order_by("id")
             size = min(BATCH_SIZE, limit - handled)
-            batch = list(queued[:size])
+            batch = _first(queued, size)
             # What the intake spooled comes in when the queue runs short (a move syncs the
             # ledger to disk), under the lease: the ledger keeps the order of arrival.
             if len(batch) < size and spool.move():
-                batch = list(queued[:size])
+                batch = _first(queued, size)
             if not batch:
                 drained = True
                 break
@@ -130,6 +133,24 @@ def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
     return handled
 
 
+def _within_budget(queued: QuerySet, count: int) -> list[int]:
+    """The ids of the first ``count`` rows of ``queued``, fewer if their raw bytes would
+    pass ``BATCH_BYTES`` (but at least one, whatever its size)."""
+    ids, total = [], 0
+    for pk, size in queued.values_list("pk", "size")[:count]:
+        if ids and total + size > BATCH_BYTES:
+            break
+        ids.append(pk)
+        total += size
+    return ids
+
+
+def _first(queued: QuerySet, count: int) -> list[InboundMessage]:
+    """The first ``count`` queued messages, within the memory budget."""
+    ids = _within_budget(queued, count)
+    return list(queued.filter(pk__in=ids)) if ids else []
+
+
 def process_message(inbound: InboundMessage) -> str:
     """Turn one stored message into its outcome; never raises."""
     _process_batch([inbound])
@@ -147,7 +168,8 @@ def _process_batch(batch: list[InboundMessage], ahead: ParseAhead | None = None)
     parsed = [_parse(inbound, ahead) for inbound in mine]
     if ahead is not None:
         following = InboundMessage.objects.filter(state=State.QUEUED, id__gt=mine[-1].pk)
-        ahead.submit(list(following.order_by("id").values_list("id", "raw")[:BATCH_SIZE]))
+        ids = _within_budget(following.order_by("id"), BATCH_SIZE)
+        ahead.submit(list(following.filter(pk__in=ids).order_by("id").values_list("id", "raw")))
     _apply_marked(mine, mark, parsed)
     return len(mine)
 

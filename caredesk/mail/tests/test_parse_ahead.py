@@ -59,3 +59,15 @@ def test_without_its_helper_the_worker_parses_alone(ahead, monkeypatch):
         intake.receive(build(subject=subject), transport=Transport.SMTP)
     assert processing.process_pending(ahead=ahead) == 2
     assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {Outcome.NEW_TICKET}
+
+
+def test_the_helper_is_given_no_more_than_the_memory_budget(ahead, monkeypatch):
+    raws = [build(subject=f"Volunteer list {n}", body="x" * 3000) for n in range(4)]
+    for raw in raws:
+        intake.receive(raw, transport=Transport.SMTP)
+    monkeypatch.setattr(processing, "BATCH_BYTES", len(raws[0]))  # one at a time
+    submitted = []
+    real = ahead.submit
+    monkeypatch.setattr(ahead, "submit", lambda rows: submitted.append(len(rows)) or real(rows))
+    assert processing.process_pending(ahead=ahead) == 4
+    assert submitted == [1, 1, 1, 0]

@@ -682,3 +682,24 @@ def test_an_undone_message_leaves_its_message_id_out_of_the_index(second_fails):
     assert process_pending() == 2
     indexed = set(ThreadIndex.objects.filter(outbound=False).values_list("message_id", flat=True))
     assert indexed == {message_id_of(first)}  # the quarantined one is not a thread
+
+
+@pytest.mark.parametrize(("fit", "batches"), [(2, [2, 2, 1]), (0, [1, 1, 1, 1, 1])])
+def test_a_batch_holds_no_more_raw_mail_than_its_memory_budget(monkeypatch, fit, batches):
+    from caredesk.mail import intake, processing
+
+    raws = [build(subject=f"Volunteer list {n}", body="x" * 3000) for n in range(5)]
+    for raw in raws:
+        intake.receive(raw, transport="smtp")
+    # Room for `fit` messages; with none, each one goes alone all the same.
+    monkeypatch.setattr(processing, "BATCH_BYTES", sum(len(raw) for raw in raws[:fit]) or 10)
+    sizes = []
+    real = processing._apply_marked
+    monkeypatch.setattr(
+        processing,
+        "_apply_marked",
+        lambda mine, mark, parsed: sizes.append(len(mine)) or real(mine, mark, parsed),
+    )
+    assert process_pending() == 5
+    assert sizes == batches
+    assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {Outcome.NEW_TICKET}
