@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -76,3 +78,10 @@ def message_id_of(raw: bytes) -> str:
     import email
 
     return email.message_from_bytes(raw)["Message-ID"].strip("<> ")
+
+
+def run_async(coroutine):
+    """``asyncio.run()`` in a thread of its own: this thread may already run an event loop
+    (Playwright's sync API leaves one running after the browser tests)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

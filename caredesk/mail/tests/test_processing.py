@@ -692,7 +692,7 @@ def test_a_batch_holds_no_more_raw_mail_than_its_memory_budget(monkeypatch, fit,
     for raw in raws:
         intake.receive(raw, transport="smtp")
     # Room for `fit` messages; with none, each one goes alone all the same.
-    monkeypatch.setattr(processing, "BATCH_BYTES", sum(len(raw) for raw in raws[:fit]) or 10)
+    monkeypatch.setattr(processing, "BATCH_BYTES", fit * max(map(len, raws)) or 10)
     sizes = []
     real = processing._apply_marked
     monkeypatch.setattr(

@@ -7,13 +7,14 @@ asyncio stream reader, with buffer limits small enough that reads stop at them o
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caredesk.mail.smtpd import END_OF_DATA, TooMuchData, read_data
+
+from .factories import run_async
 
 NEXT_COMMAND = b"QUIT\r\n"
 
@@ -39,13 +40,6 @@ def by_the_rfc(stream: bytes) -> bytes:
     return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
 
 
-def run_async(main):
-    """``asyncio.run(main())`` on a thread of its own: a browser test earlier in the same
-    process may have left this thread inside a running event loop."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, main()).result()
-
-
 def read(stream: bytes, *, limit: int, cuts: list[int], max_bytes: int | None = None):
     """(what read_data returned or raised, the bytes left in the reader)."""
 
@@ -68,7 +62,7 @@ def read(stream: bytes, *, limit: int, cuts: list[int], max_bytes: int | None = 
         await feeder
         return result, await reader.read()
 
-    return run_async(run)
+    return run_async(run())
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,7 +138,7 @@ def test_a_message_is_read_at_once_not_line_by_line():
         reader.feed_data(stuffed(content))
         return await read_data(reader, None)
 
-    assert run_async(run) == content
+    assert run_async(run()) == content
     assert len(reads) == 2  # the first byte (not a dot), then the rest up to the marker
 
 
@@ -169,6 +163,6 @@ def test_content_read_a_line_at_a_time_still_lets_other_sessions_run():
         other.cancel()
         return result, during
 
-    result, during = run_async(run)
+    result, during = run_async(run())
     assert result == content
     assert during > 0

@@ -12,14 +12,12 @@ connection opened in the same process (any thread) attaches to; with
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 import smtplib
 import socket
 import sqlite3
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from caredesk.mail import addresses
 from caredesk.mail.choices import Transport
 from caredesk.mail.models import InboundMessage
 from caredesk.mail.smtpd import IntakeController, IntakeHandler, _IntakeSMTP
-from caredesk.mail.tests.factories import ledger
+from caredesk.mail.tests.factories import ledger, run_async
 
 SUPPORT = "support@desk.test"
 
@@ -245,13 +243,6 @@ def test_a_storage_failure_answers_451_and_the_retry_is_stored(smtp, settings):
     smtp.rcpt(SUPPORT)
     queued_id(smtp.data(raw))
     assert bytes(ledger().get().raw) == raw
-
-
-def run_async(coroutine):
-    """asyncio.run() in a thread of its own: this thread may already run an event loop
-    (Playwright's sync API leaves one running after the browser tests)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 class TestHandlerDirectly:

@@ -29,19 +29,26 @@ def test_mail_is_stored_while_the_worker_holds_the_write_lock():
     holding, release = threading.Event(), threading.Event()
 
     def worker_applying_a_batch() -> None:
-        with one_writer(), transaction.atomic():
-            Ticket.objects.filter(pk=0).update(subject="")  # a write: the lock is taken
-            holding.set()
-            release.wait(30)
+        try:
+            with one_writer(), transaction.atomic():
+                Ticket.objects.filter(pk=0).update(subject="")  # a write: the lock is taken
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()  # this thread's, not the test's
+
+    def intake_storing() -> None:
+        try:
+            stored.append(intake.receive(build(), transport=Transport.SMTP))
+        finally:
+            connection.close()
 
     worker = threading.Thread(target=worker_applying_a_batch)
     worker.start()
     try:
         assert holding.wait(30)
         stored: list[str] = []
-        store = threading.Thread(
-            target=lambda: stored.append(intake.receive(build(), transport=Transport.SMTP))
-        )
+        store = threading.Thread(target=intake_storing)
         store.start()
         store.join(20)  # a deadlock guard, not a timing: it returns, or it never would
         assert stored, "storing waited for the worker's transaction"
