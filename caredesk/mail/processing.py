@@ -135,14 +135,8 @@ def process_pending(limit: int = 500, ahead: ParseAhead | None = None) -> int:
 
 def _within_budget(queued: QuerySet, count: int) -> list[int]:
     """The ids of the first ``count`` rows of ``queued``, fewer if their raw bytes would
-    pass ``BATCH_BYTES`` (but at least one, whatever its size)."""
-    ids, total = [], 0
-    for pk, size in queued.values_list("pk", "size")[:count]:
-        if ids and total + size > BATCH_BYTES:
-            break
-        ids.append(pk)
-        total += size
-    return ids
+    pass ``BATCH_BYTES``."""
+    return spool.first_within(queued.values_list("pk", "size")[:count], BATCH_BYTES)
 
 
 def _first(queued: QuerySet, count: int) -> list[InboundMessage]:

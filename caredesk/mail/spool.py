@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -121,6 +121,20 @@ def put(
     )
 
 
+def first_within[K](sizes: Iterable[tuple[K, int]], budget: int) -> list[K]:
+    """The keys of the first ``(key, size)`` pairs whose sizes add up to no more than
+    ``budget``, but at least the first one, whatever its size: how much mail is held in
+    memory at once, here and by the worker's batches."""
+    keys: list[K] = []
+    total = 0
+    for key, size in sizes:
+        if keys and total + size > budget:
+            break
+        keys.append(key)
+        total += size
+    return keys
+
+
 def count() -> int:
     if not enabled():
         return 0
@@ -136,13 +150,10 @@ def move(limit: int = MOVE_BATCH, max_bytes: int = MOVE_BYTES) -> int:
         return 0
     db = _db()
     sizes = db.execute("SELECT id, length(raw) FROM message ORDER BY id LIMIT ?", (limit,))
-    last, total = None, 0
-    for spool_id, size in sizes.fetchall():
-        if last is not None and total + size > max_bytes:
-            break
-        last, total = spool_id, total + size
-    if last is None:
+    taken = first_within(sizes, max_bytes)
+    if not taken:
         return 0
+    last = taken[-1]
     spooled = db.execute(
         "SELECT id, queue_id, received_at, transport, mailbox, envelope_from, envelope_to, "
         "raw FROM message WHERE id <= ? ORDER BY id",
