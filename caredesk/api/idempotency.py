@@ -35,7 +35,7 @@ from ninja import Header
 
 from caredesk.accounts.models import User
 from caredesk.core.writes import one_writer
-from caredesk.lib.rows import insert, update
+from caredesk.lib.rows import Query, Update, insert_values
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
@@ -60,6 +60,16 @@ IdempotencyKey = Annotated[
 ]
 
 Payload = dict[str, Any]
+
+# Compiled once: every creating request stores its answer (lib/rows explains why).
+_ANSWER = Query(
+    lambda pk, status, body: Update(
+        IdempotencyRecord.objects.filter(pk=pk), {"status": status, "response_body": body}
+    ),
+    int,
+    int,
+    str,
+)
 
 
 def key_hash(key: str) -> str:
@@ -121,18 +131,23 @@ def respond(
 
     digest = key_hash(key)
     for _attempt in range(2):
-        record = IdempotencyRecord(user=user, key_hash=digest, fingerprint=fingerprint, status=0)
+        claimed = None
         try:
             with one_writer(), transaction.atomic():
                 # The claim comes first: a concurrent duplicate stops here, before creating.
-                insert(record)
+                claimed = insert_values(
+                    IdempotencyRecord,
+                    user_id=user.pk,
+                    key_hash=digest,
+                    fingerprint=fingerprint,
+                    status=0,
+                    response_body="",
+                )
                 payload = create()
                 body = _dump(payload)
-                record.status = status
-                record.response_body = _dump(redact(payload)) if redact else body
-                update(record, ["status", "response_body"])
+                _ANSWER(claimed, status, _dump(redact(payload)) if redact else body)
         except IntegrityError:
-            if record.pk is not None:
+            if claimed is not None:
                 raise  # the claim went in: this error is the creation's own
         else:
             return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)

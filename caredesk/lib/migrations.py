@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import migrations
 
 
-def drop_covered_fk_indexes(app_label: str, fields: list[tuple[str, str]]) -> migrations.RunPython:
-    """Drop the single-column index Django made for each foreign key in ``fields`` (model
-    name, field name), once a composite index that starts with the same column serves its
-    lookups. For the state, pair it with ``AlterField(..., db_index=False)`` in
+def drop_field_indexes(app_label: str, fields: list[tuple[str, str]]) -> migrations.RunPython:
+    """Drop the single-column index Django made for each field in ``fields`` (model name,
+    field name): a foreign key whose lookups a composite or partial index now serves, a
+    column no query looks up. For the state, pair it with ``AlterField(..., db_index=False)`` in
     ``SeparateDatabaseAndState``: a plain AlterField makes SQLite copy the whole table,
     which takes minutes on a desk with millions of rows; dropping an index takes none.
     The index is found by its columns, not its generated name."""

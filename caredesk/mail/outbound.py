@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from caredesk.core.writes import one_writer
-from caredesk.lib.rows import Query, insert
+from caredesk.lib.rows import Query, insert, insert_values
 from caredesk.outbox.services import backoff, enqueue_email
 from caredesk.tickets.choices import Status
 from caredesk.tickets.models import Message, Ticket
@@ -105,7 +105,7 @@ def acknowledge(sender, ticket: Ticket, message: Message, acknowledge: bool, **k
     """Record that the requester is to be told we have their request (written later by
     compose_acknowledgements, see PendingAcknowledgement)."""
     if acknowledge:
-        insert(PendingAcknowledgement(ticket=ticket, in_reply_to=message.message_id))
+        insert_values(PendingAcknowledgement, ticket_id=ticket.pk, in_reply_to=message.message_id)
 
 
 ACKNOWLEDGEMENT_ATTEMPTS = 8

@@ -20,7 +20,7 @@ from django.template.defaultfilters import filesizeformat, pluralize
 from django.utils import timezone
 
 from caredesk.accounts.models import User
-from caredesk.lib.rows import insert, update
+from caredesk.lib.rows import insert, insert_values, update
 
 from . import search, signals
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
@@ -80,14 +80,23 @@ ATTACHMENT_STORAGE = Attachment._meta.get_field("file").storage
 stored_files: ContextVar[list[str] | None] = ContextVar("stored_files", default=None)
 
 
-def _event(ticket: Ticket, actor: User | None, kind: str, from_value="", to_value="", **data):
+def _event(
+    ticket: Ticket, actor: User | None, kind: str, from_value="", to_value="", **data
+) -> None:
     values = {}
     for name, value in (("from_value", str(from_value)), ("to_value", str(to_value))):
         if len(value) > EVENT_VALUE_MAX:  # e.g. a 254-character address: never a crash
             data[name] = value  # the whole of it; the column shows its start
             value = value[: EVENT_VALUE_MAX - 1] + "…"
         values[name] = value
-    return insert(Event(ticket=ticket, actor=actor, kind=kind, data=data, **values))
+    insert_values(
+        Event,
+        ticket_id=ticket.pk,
+        actor_id=actor.pk if actor is not None else None,
+        kind=kind,
+        data=data,
+        **values,
+    )
 
 
 def _require_agent(user: User, action: str) -> None:

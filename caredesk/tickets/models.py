@@ -63,7 +63,12 @@ class Ticket(models.Model):
     cc = models.JSONField(default=list, blank=True)
     # A reply to a closed ticket opens a new ticket that points back to it.
     follow_up_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        db_index=False,  # ticket_follow_up_of
     )
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -82,10 +87,27 @@ class Ticket(models.Model):
             # Queues ordered by ticket number within a status:
             # unclaimed (status=new), all open, pending, on-hold — keyset on id.
             models.Index(fields=["status", "id"], name="ticket_status_id"),
+            # Partial indexes hold only the rows their queries can find (every query on
+            # them implies the condition): a new ticket, unclaimed, unsolved and no
+            # follow-up, writes none of these three.
             # "Mine": assignee=me AND status IN (...) ORDER BY id.
-            models.Index(fields=["assignee", "status", "id"], name="ticket_assignee_status_id"),
+            models.Index(
+                fields=["assignee", "status", "id"],
+                name="ticket_assignee_status_id",
+                condition=Q(assignee__isnull=False),
+            ),
             # "Solved recently": status=solved ORDER BY solved_at DESC, id DESC.
-            models.Index(fields=["status", "solved_at", "id"], name="ticket_status_solved"),
+            models.Index(
+                fields=["status", "solved_at", "id"],
+                name="ticket_status_solved",
+                condition=Q(solved_at__isnull=False),
+            ),
+            # The follow-ups of a ticket (portal), and SET_NULL when one is deleted.
+            models.Index(
+                fields=["follow_up_of"],
+                name="ticket_follow_up_of",
+                condition=Q(follow_up_of__isnull=False),
+            ),
             # Requester's own tickets (portal, "other tickets" on the agent page).
             models.Index(fields=["requester", "id"], name="ticket_requester_id"),
             # Organization-shared visibility in the portal.
@@ -128,7 +150,8 @@ class Message(models.Model):
     # Sanitized HTML (nh3) when the message arrived as HTML email; body is the plain text.
     body_html = models.TextField(blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    # Not indexed: replies are threaded by mail.ThreadIndex, never by this column.
+    message_id = models.CharField(max_length=998, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

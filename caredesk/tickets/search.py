@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
-from caredesk.lib.rows import Query, Update, insert
+from caredesk.lib.rows import Query, Update, insert_values
 
 from .models import SearchDocument, Ticket
 
@@ -34,7 +34,7 @@ def index_new_ticket(ticket: Ticket, first_message: str) -> None:
         ticket.references,
         first_message,
     ]
-    insert(SearchDocument(ticket=ticket, document="\n".join(p for p in parts if p)))
+    insert_values(SearchDocument, ticket_id=ticket.pk, document="\n".join(p for p in parts if p))
 
 
 # Compiled once: every message asks it (lib/rows explains why).

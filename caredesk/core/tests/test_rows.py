@@ -7,12 +7,22 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from caredesk.accounts.models import User
 from caredesk.api.models import IdempotencyRecord
-from caredesk.lib.rows import Query, insert, insert_many, update
+from caredesk.lib.rows import (
+    Query,
+    _insert_sql,
+    _prepared,
+    insert,
+    insert_many,
+    insert_values,
+    update,
+)
 from caredesk.mail.models import AutoReplyLog, InboundMessage, PendingAcknowledgement, ThreadIndex
 from caredesk.mail.outbound import _SENT_SINCE
 from caredesk.outbox.models import OutboundEmail
@@ -226,3 +236,70 @@ def test_insert_takes_binary_fields_where_they_are_a_plain_parameter(db):
     raw = bytes(range(256)) * 4
     row = insert(InboundMessage.received(raw, transport="smtp", queue_id="q" * 32))
     assert bytes(InboundMessage.objects.get(pk=row.pk).raw) == raw
+
+
+def test_insert_values_writes_a_row_without_an_instance(make_ticket, alice):
+    ticket = make_ticket(alice)
+    before = timezone.now()
+    pk = insert_values(Event, ticket_id=ticket.pk, actor_id=alice.pk, kind="noted", data=[1])
+    stored = Event.objects.get(pk=pk)
+    assert (stored.ticket_id, stored.actor_id, stored.kind, stored.data) == (
+        ticket.pk,
+        alice.pk,
+        "noted",
+        [1],
+    )
+    # Columns not given take their field's default, callables called per row.
+    assert (stored.from_value, stored.to_value) == ("", "")
+    assert stored.created_at >= before
+    other = Event.objects.get(pk=insert_values(Event, ticket_id=ticket.pk, kind="noted"))
+    assert other.data == {} and other.actor_id is None
+
+
+def test_insert_values_returns_none_for_a_key_of_its_own_and_refuses_unknown_columns(
+    make_ticket, alice
+):
+    ticket = make_ticket(alice)
+    SearchDocument.objects.filter(ticket=ticket).delete()
+    assert insert_values(SearchDocument, ticket_id=ticket.pk, document="words") is None
+    assert SearchDocument.objects.get(ticket=ticket).document == "words"
+    with pytest.raises(TypeError, match="no column ticket"):
+        insert_values(Event, ticket=ticket, kind="noted")  # the column is ticket_id
+    with pytest.raises(TypeError, match="needs insert"):
+        insert_values(Attachment, ticket_id=ticket.pk, filename="a.txt", size=1, sha256="0")
+    assert not Attachment.objects.exists()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(),
+    number=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    flag=st.booleans(),
+)
+def test_values_that_skip_preparation_are_those_it_would_return_unchanged(db, text, number, flag):
+    # A column marked plain for a type takes values of that type as they are: exactly
+    # what the field's own preparation returns for them on this database.
+    samples = {str: text, int: number, bool: flag}
+    for model in WRITTEN_BY_ROWS:
+        _, plan, _ = _insert_sql(model, connection.vendor, False)
+        for column in plan:
+            value = samples.get(column.plain)
+            if value is None:
+                continue
+            expected = column.field.get_db_prep_save(value, connection)
+            prepared = _prepared(column, value, connection)
+            assert type(prepared) is type(expected) and prepared == expected, column
+
+
+def test_other_values_go_through_the_fields_preparation(db):
+    _, plan, _ = _insert_sql(Event, connection.vendor, False)
+    columns = {c.attname: c for c in plan}
+    assert columns["kind"].plain is str and columns["ticket_id"].plain is int
+    assert columns["data"].plain is None and columns["created_at"].plain is None
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    field = columns["created_at"].field
+    assert _prepared(columns["created_at"], moment, connection) == field.get_db_prep_save(
+        moment, connection
+    )
+    lazy = gettext_lazy("noted")  # not exactly a str: prepared as the field does
+    assert _prepared(columns["kind"], lazy, connection) == "noted"

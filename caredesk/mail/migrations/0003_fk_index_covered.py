@@ -4,7 +4,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from caredesk.lib.migrations import drop_covered_fk_indexes
+from caredesk.lib.migrations import drop_field_indexes
 
 
 class Migration(migrations.Migration):
@@ -29,6 +29,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[drop_covered_fk_indexes("mail", [("inboundmessage", "ticket")])],
+            database_operations=[drop_field_indexes("mail", [("inboundmessage", "ticket")])],
         ),
     ]

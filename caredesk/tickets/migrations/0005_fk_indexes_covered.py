@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from caredesk.lib.migrations import drop_covered_fk_indexes
+from caredesk.lib.migrations import drop_field_indexes
 
 
 class Migration(migrations.Migration):
@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                drop_covered_fk_indexes(
+                drop_field_indexes(
                     "tickets",
                     [
                         ("event", "ticket"),
