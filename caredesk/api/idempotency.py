@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Header
 
 from caredesk.accounts.models import User
-from caredesk.core.writes import one_writer
+from caredesk.core import writes
 from caredesk.lib.rows import Query, Update, insert_values
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
@@ -120,34 +120,43 @@ def respond(
     create: Callable[[], Payload],
     redact: Callable[[Payload], Payload] | None = None,
     restore: Callable[[Payload], Payload] | None = None,
+    group: bool = False,
 ) -> HttpResponse:
     """Run ``create`` (which writes, and returns the JSON answer) in one transaction,
     once per key. ``redact`` shapes what is stored, ``restore`` rebuilds the answer from it
-    on a replay (token creation: the secret is never stored)."""
+    on a replay (token creation: the secret is never stored). With ``group``, ``create``
+    may share its transaction with other requests' (``writes.in_transaction``: it may then
+    run again, so it must start from fresh objects and store no files)."""
     if not key:
-        with one_writer(), transaction.atomic():
-            payload = create()
-        return HttpResponse(_dump(payload), status=status, content_type=JSON_CONTENT_TYPE)
+        body = writes.in_transaction(lambda: _dump(create()), group=group)
+        return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
 
     digest = key_hash(key)
+    claimed: list[int] = []  # the claim's key, once inserted (by whichever thread runs it)
+
+    def claim_and_create() -> str:
+        claimed.clear()  # a group that failed runs it again
+        # The claim comes first: a concurrent duplicate stops here, before creating.
+        claimed.append(
+            insert_values(
+                IdempotencyRecord,
+                user_id=user.pk,
+                key_hash=digest,
+                fingerprint=fingerprint,
+                status=0,
+                response_body="",
+            )
+        )
+        payload = create()
+        body = _dump(payload)
+        _ANSWER(claimed[0], status, _dump(redact(payload)) if redact else body)
+        return body
+
     for _attempt in range(2):
-        claimed = None
         try:
-            with one_writer(), transaction.atomic():
-                # The claim comes first: a concurrent duplicate stops here, before creating.
-                claimed = insert_values(
-                    IdempotencyRecord,
-                    user_id=user.pk,
-                    key_hash=digest,
-                    fingerprint=fingerprint,
-                    status=0,
-                    response_body="",
-                )
-                payload = create()
-                body = _dump(payload)
-                _ANSWER(claimed, status, _dump(redact(payload)) if redact else body)
+            body = writes.in_transaction(claim_and_create, group=group)
         except IntegrityError:
-            if claimed is not None:
+            if claimed:
                 raise  # the claim went in: this error is the creation's own
         else:
             return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)

@@ -416,6 +416,7 @@ def create_ticket(
         fingerprint=body.fingerprint,
         status=201,
         create=create,
+        group=not body.uploads,  # stored files are not undone by a rollback: alone
     )
 
 

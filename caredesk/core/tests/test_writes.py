@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from caredesk.core import writes
+from caredesk.core.models import Lease
+from caredesk.lib.rows import insert_values
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="PostgreSQL needs no writer queue"
@@ -55,3 +61,126 @@ def test_the_lock_file_lies_beside_a_database_file(tmp_path, monkeypatch):
 
     for fd in files.values():
         os.close(fd)
+
+
+# ---------------------------------------------------------------- group commit
+
+
+def _callers(bodies, *, queued: int):
+    """Call ``in_transaction`` with each body in a thread of its own while the test holds
+    the writer's lock: the first takes its group (itself) and waits for the lock, the
+    others queue behind it and form the next group. Returns a function that joins them
+    and gives each one's outcome (the value, or the exception)."""
+    outcomes: list = [None] * len(bodies)
+
+    def call(index: int) -> None:
+        try:
+            outcomes[index] = writes.in_transaction(bodies[index])
+        except Exception as exc:
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(bodies))]
+    threads[0].start()
+    _wait_for(lambda: writes._leading)
+    for thread in threads[1:]:
+        thread.start()
+    _wait_for(lambda: len(writes._queue) == queued)
+
+    def join() -> list:
+        for thread in threads:
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+        return outcomes
+
+    return join
+
+
+def _wait_for(condition) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def _row(name: str) -> Callable[[], str]:
+    """A body that writes one row (a unique name) and returns the name."""
+
+    def body() -> str:
+        insert_values(Lease, name=name, holder="test", expires_at=timezone.now())
+        return name
+
+    return body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer():
+    threads_used: list[int] = []
+    marker = contextvars.ContextVar("marker", default="none")
+
+    def body(n: int) -> Callable[[], tuple[int, str]]:
+        def run() -> tuple[int, str]:
+            threads_used.append(threading.get_ident())
+            _row(f"group-{n}@example.org")()
+            return n, marker.get()
+
+        return run
+
+    def caller_body(n: int):
+        marker.set(f"caller {n}")  # set in the caller's thread, before it queues
+        return writes.in_transaction(body(n))
+
+    with writes.one_writer():
+        join = _callers([lambda n=n: caller_body(n) for n in range(5)], queued=4)
+    outcomes = join()
+
+    assert outcomes == [(n, f"caller {n}") for n in range(5)]
+    assert len(set(threads_used[1:])) == 1  # the four that waited: one thread, one commit
+    assert Lease.objects.filter(name__startswith="group-").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_transaction_leaves_the_others_of_its_group_written():
+    def duplicate() -> None:
+        _row("own-row@example.org")()
+        _row("taken@example.org")()  # written by body 1: the unique index refuses
+
+    bodies = [
+        _row("first@example.org"),
+        _row("taken@example.org"),
+        _row("second@example.org"),
+        duplicate,
+        _row("third@example.org"),
+    ]
+    with writes.one_writer():
+        join = _callers(bodies, queued=4)
+    outcomes = join()
+
+    assert isinstance(outcomes[3], IntegrityError)
+    assert [outcomes[i] for i in (0, 1, 2, 4)] == [
+        "first@example.org",
+        "taken@example.org",
+        "second@example.org",
+        "third@example.org",
+    ]
+    written = set(Lease.objects.values_list("name", flat=True))
+    assert written == {
+        "first@example.org",
+        "taken@example.org",
+        "second@example.org",
+        "third@example.org",
+    }  # nothing of the failed one, everything of the others
+    assert not writes._leading and not writes._queue
+
+
+@pytest.mark.django_db(transaction=True)
+def test_alone_or_inside_a_transaction_it_runs_where_it_is_called():
+    caller = threading.get_ident()
+    assert writes.in_transaction(lambda: threading.get_ident()) == caller
+    with transaction.atomic():
+        assert writes.in_transaction(lambda: connection.in_atomic_block)
+    with pytest.raises(IntegrityError):
+        writes.in_transaction(_row("x@example.org"), group=False)
+        writes.in_transaction(_row("x@example.org"), group=False)
+    assert Lease.objects.filter(name="x@example.org").count() == 1
