@@ -319,11 +319,6 @@ def _detail(ticket: Ticket, viewer: User, messages: list[dict] | None = None) ->
     }
 
 
-def _json(schema: type[Schema], data: dict) -> dict:
-    """Validated against the documented schema, as ninja does for returned objects."""
-    return schema.model_validate(data).model_dump(mode="json")
-
-
 def _client(request: HttpRequest, header: str | None) -> tuple[str, dict[str, str]]:
     """The channel and client context from ``X-Caredesk-Client`` (validated by its
     pattern) and the User-Agent."""
@@ -407,7 +402,7 @@ def create_ticket(
             ticket.organization = user.organization  # loaded with the token already
         first = ticket.opening_message
         messages = [_message(first, user, first.stored_attachments)]
-        return _json(TicketDetail, _detail(ticket, user, messages))
+        return _detail(ticket, user, messages)
 
     return idempotency.respond(
         request,
@@ -513,7 +508,7 @@ def post_message(
             message = lifecycle.requester_reply(
                 ticket, user, data.body, channel=channel, uploads=body.uploads
             )
-        return _json(MessageOut, _message(message, user, message.stored_attachments))
+        return _message(message, user, message.stored_attachments)
 
     return idempotency.respond(
         request,
@@ -572,7 +567,7 @@ def reopen_ticket(
         message = lifecycle.requester_reply(
             ticket, user, body.data.body, channel=channel, uploads=body.uploads
         )
-        return _json(MessageOut, _message(message, user, message.stored_attachments))
+        return _message(message, user, message.stored_attachments)
 
     return idempotency.respond(
         request,

@@ -186,3 +186,17 @@ def test_agents_developers_and_outsiders_open_tickets_as_themselves(api, agent, 
         response = api.post("/tickets", ticket_payload(), as_=person)
         assert response.status_code == 201
         assert Ticket.objects.get(pk=response.json()["number"]).requester == person
+
+
+def test_the_answer_is_what_reading_the_ticket_answers(api, alice):
+    # The creation's answer is built without a second validation: it must be exactly
+    # what the validated read of the same ticket gives, screenshot included.
+    with_screenshot = {**ticket_payload(), "attachments": [png_upload()]}
+    for created in (
+        api.post("/tickets", ticket_payload(), as_=alice),
+        api.post_form("/tickets", with_screenshot, as_=alice),
+    ):
+        assert created.status_code == 201, created.content
+        number = created.json()["number"]
+        read = api.get(f"/tickets/{number}", as_=alice)
+        assert created.json() == read.json()
