@@ -287,7 +287,7 @@ def test_values_that_skip_preparation_are_those_it_would_return_unchanged(db, te
             if value is None:
                 continue
             expected = column.field.get_db_prep_save(value, connection)
-            prepared = _prepared(column, value, connection)
+            (prepared,) = _prepared((column,), [value], connection)
             assert type(prepared) is type(expected) and prepared == expected, column
 
 
@@ -298,8 +298,8 @@ def test_other_values_go_through_the_fields_preparation(db):
     assert columns["data"].plain is None and columns["created_at"].plain is None
     moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     field = columns["created_at"].field
-    assert _prepared(columns["created_at"], moment, connection) == field.get_db_prep_save(
-        moment, connection
-    )
+    assert _prepared([columns["created_at"]], [moment], connection) == [
+        field.get_db_prep_save(moment, connection)
+    ]
     lazy = gettext_lazy("noted")  # not exactly a str: prepared as the field does
-    assert _prepared(columns["kind"], lazy, connection) == "noted"
+    assert _prepared([columns["kind"]], [lazy], connection) == ["noted"]
