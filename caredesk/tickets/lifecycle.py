@@ -284,7 +284,7 @@ def create_ticket(
         )
         if follow_up_of is not None:
             _event(follow_up_of, author, EventKind.FOLLOW_UP, "", ticket.pk)
-        search.index_new_ticket(ticket, message.body)
+        search.index_new_ticket(ticket, body)  # a description of the fields adds no word
         ticket.opening_message = message
         signals.ticket_created.send(Ticket, ticket=ticket, message=message, acknowledge=acknowledge)
     return ticket

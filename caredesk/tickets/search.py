@@ -23,7 +23,8 @@ _WORD = re.compile(r"\w[\w@.+-]*", re.UNICODE)
 
 
 def index_new_ticket(ticket: Ticket, first_message: str) -> None:
-    """Create the ticket's document (inside the rule's transaction)."""
+    """Create the ticket's document (inside the rule's transaction). ``first_message``:
+    its free text, if any; the guided fields are the ticket's own."""
     parts = [
         ticket.subject,
         ticket.requester.email,

@@ -1,5 +1,5 @@
 from caredesk.tickets import lifecycle, search
-from caredesk.tickets.models import Ticket
+from caredesk.tickets.models import SearchDocument, Ticket
 
 
 def test_it_finds_by_words_in_subject_fields_messages_and_email(alice, bob, agent, make_ticket):
@@ -31,3 +31,15 @@ def test_it_respects_the_given_queryset(alice, bob, make_ticket):
     make_ticket(alice, subject="Shared words")
     mine = make_ticket(bob, subject="Shared words")
     assert list(search.search(Ticket.objects.filter(requester=bob), "shared")) == [mine]
+
+
+def test_a_ticket_is_indexed_once_with_its_first_messages_free_text(alice, make_ticket):
+    guided = make_ticket(alice, subject="Rota export")
+    document = SearchDocument.objects.get(ticket=guided).document
+    # The first message only restates the guided fields (with headings): not indexed twice.
+    assert document.count("Add a volunteer to my agency") == 1
+    assert "What I was trying to do" not in document
+    assert list(search.search(Ticket.objects.all(), "agency")) == [guided]
+    written = make_ticket(alice, subject="Mail", body="Quarterly zebra report missing")
+    assert "Quarterly zebra report missing" in SearchDocument.objects.get(ticket=written).document
+    assert list(search.search(Ticket.objects.all(), "zebra")) == [written]
