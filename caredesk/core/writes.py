@@ -145,12 +145,15 @@ def in_transaction[T](body: Callable[[], T], *, group: bool = True) -> T:
 
 def _lead() -> None:
     global _leading
-    with _queue_lock:
-        group = _queue[:GROUP_MAX]
-        del _queue[:GROUP_MAX]
-    successor = None
+    successor, group = None, []
     try:
-        _run(group)
+        # The writer's lock first, the group then: what queued while another process
+        # wrote joins this group instead of waiting for the next.
+        with one_writer():
+            with _queue_lock:
+                group = _queue[:GROUP_MAX]
+                del _queue[:GROUP_MAX]
+            _run(group)
     finally:
         with _queue_lock:
             if _queue:

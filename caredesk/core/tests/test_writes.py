@@ -68,9 +68,9 @@ def test_the_lock_file_lies_beside_a_database_file(tmp_path, monkeypatch):
 
 def _callers(bodies, *, queued: int):
     """Call ``in_transaction`` with each body in a thread of its own while the test holds
-    the writer's lock: the first takes its group (itself) and waits for the lock, the
-    others queue behind it and form the next group. Returns a function that joins them
-    and gives each one's outcome (the value, or the exception)."""
+    the writer's lock: the first leads and waits for the lock, the others queue behind
+    it, and once the test lets go all run as one group. Returns a function that joins
+    them and gives each one's outcome (the value, or the exception)."""
     outcomes: list = [None] * len(bodies)
 
     def call(index: int) -> None:
@@ -132,11 +132,11 @@ def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer()
         return writes.in_transaction(body(n))
 
     with writes.one_writer():
-        join = _callers([lambda n=n: caller_body(n) for n in range(5)], queued=4)
+        join = _callers([lambda n=n: caller_body(n) for n in range(5)], queued=5)
     outcomes = join()
 
     assert outcomes == [(n, f"caller {n}") for n in range(5)]
-    assert len(set(threads_used[1:])) == 1  # the four that waited: one thread, one commit
+    assert len(set(threads_used)) == 1  # all five: one thread, one commit
     assert Lease.objects.filter(name__startswith="group-").count() == 5
 
 
@@ -154,7 +154,7 @@ def test_a_failing_transaction_leaves_the_others_of_its_group_written():
         _row("third@example.org"),
     ]
     with writes.one_writer():
-        join = _callers(bodies, queued=4)
+        join = _callers(bodies, queued=5)
     outcomes = join()
 
     assert isinstance(outcomes[3], IntegrityError)
