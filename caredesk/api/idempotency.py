@@ -5,14 +5,16 @@ A client that did not hear the answer retries with the same key; it gets the fir
 same key with a different request (method, path or body: see ``bodies.fingerprint``) is
 refused with 422. Keys are per user: two users' keys never meet.
 
-How it holds under crashes and races: the record is inserted *first*, inside the
-transaction that then creates the ticket (or message, or token) and stores the answer in
-it. So a record exists exactly when the creation committed. A retry makes the same
-insert, fails on the unique (user, key) index and replays the stored answer. Of two
-concurrent requests with one key, one inserts; the other's insert waits for it (on
-PostgreSQL the index entry, on SQLite the one writer), fails, rolls back before creating
-anything, and replays the winner's answer. Only successful answers are kept: a refused
-request (4xx) stored nothing and may be retried with the same key.
+How it holds under crashes and races: the record, with the answer, is the last row the
+transaction that creates the ticket (or message, or token) inserts. So a record exists
+exactly when the creation committed. A retry does the same work, fails on the unique
+(user, key) index, rolls all of it back and replays the stored answer. Of two concurrent
+requests with one key, the second's insert waits for the first (on PostgreSQL the index
+entry, on SQLite the one writer), then fails the same way. A duplicate thus costs the
+work of a creation, rolled back, instead of a second statement in every creation (the
+record used to be claimed first and its answer written at the end). Only successful
+answers are kept: a refused request (4xx) stored nothing and may be retried with the
+same key.
 
 Records expire after ``API_IDEMPOTENCY_TTL`` (24 h): an expired one is replaced when its
 key comes again, and the worker's hourly housekeeping deletes them all (``caredesk.core
@@ -36,7 +38,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from caredesk.accounts.models import User
 from caredesk.core import writes
-from caredesk.lib.rows import Query, Update, insert_values
+from caredesk.lib.rows import insert_values
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
@@ -61,16 +63,6 @@ IdempotencyKey = Annotated[
 ]
 
 Payload = dict[str, Any]
-
-# Compiled once: every creating request stores its answer (lib/rows explains why).
-_ANSWER = Query(
-    lambda pk, status, body: Update(
-        IdempotencyRecord.objects.filter(pk=pk), {"status": status, "response_body": body}
-    ),
-    int,
-    int,
-    str,
-)
 
 
 def key_hash(key: str) -> str:
@@ -131,38 +123,35 @@ def respond(
     once per key. ``redact`` shapes what is stored, ``restore`` rebuilds the answer from it
     on a replay (token creation: the secret is never stored). With ``group``, ``create``
     may share its transaction with other requests' (``writes.in_transaction``: it may then
-    run again, so it must start from fresh objects and store no files)."""
+    run again, so it must start from objects of its own)."""
     if not key:
         body = writes.in_transaction(lambda: _dump(create()), group=group)
         return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
 
     digest = key_hash(key)
-    claimed: list[int] = []  # the claim's key, once inserted (by whichever thread runs it)
+    recording: list[bool] = []  # set (by whichever thread runs it) at the record's insert
 
-    def claim_and_create() -> str:
-        claimed.clear()  # a group that failed runs it again
-        # The claim comes first: a concurrent duplicate stops here, before creating.
-        claimed.append(
-            insert_values(
-                IdempotencyRecord,
-                user_id=user.pk,
-                key_hash=digest,
-                fingerprint=fingerprint,
-                status=0,
-                response_body="",
-            )
-        )
+    def create_and_record() -> str:
+        recording.clear()  # a group that failed runs it again
         payload = create()
         body = _dump(payload)
-        _ANSWER(claimed[0], status, _dump(redact(payload)) if redact else body)
+        recording.append(True)
+        insert_values(
+            IdempotencyRecord,
+            user_id=user.pk,
+            key_hash=digest,
+            fingerprint=fingerprint,
+            status=status,
+            response_body=_dump(redact(payload)) if redact else body,
+        )
         return body
 
     for _attempt in range(2):
         try:
-            body = writes.in_transaction(claim_and_create, group=group)
+            body = writes.in_transaction(create_and_record, group=group)
         except IntegrityError:
-            if claimed:
-                raise  # the claim went in: this error is the creation's own
+            if not recording:
+                raise  # the creation's own error, not the key's
         else:
             return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
         # The key is taken: a retry (replay it), a reuse (refuse it), or an expired

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.storage import Storage
 from django.db import connection, transaction
 
 try:
@@ -79,6 +80,43 @@ def one_writer() -> Iterator[None]:
             _depth.n = depth
 
 
+# ---------------------------------------------------------------- stored files
+
+# A file stored by a write (an attachment) is not undone by a rollback: while a list is
+# set here, the writes record each file they store, so that whoever rolls back can
+# delete them (in_transaction does; the mail worker's batches do).
+_stored_files: contextvars.ContextVar[list[tuple[Storage, str]] | None] = contextvars.ContextVar(
+    "stored_files", default=None
+)
+
+
+def file_stored(storage: Storage, name: str) -> None:
+    """Record a file just stored by a write inside a transaction."""
+    if (files := _stored_files.get()) is not None:
+        files.append((storage, name))
+
+
+@contextmanager
+def recording_stored_files() -> Iterator[list[tuple[Storage, str]]]:
+    """Within this block, the files stored by writes are added to the list it gives."""
+    files: list[tuple[Storage, str]] = []
+    token = _stored_files.set(files)
+    try:
+        yield files
+    finally:
+        _stored_files.reset(token)
+
+
+def delete_stored_files(files: list[tuple[Storage, str]], start: int = 0) -> None:
+    """Delete the files recorded from ``start`` on: their rows were rolled back."""
+    for storage, name in files[start:]:
+        try:
+            storage.delete(name)
+        except Exception:  # a leftover file is not worth a failed request
+            logger.warning("Could not delete %s after a rollback", name, exc_info=True)
+    del files[start:]
+
+
 # ---------------------------------------------------------------- group commit
 
 GROUP_MAX = 16  # transactions in one commit, at most: a bound on a group's latency
@@ -94,10 +132,18 @@ class _Work:
     done: bool = False
     value: Any = None
     error: BaseException | None = None
+    files: list[tuple[Storage, str]] = field(default_factory=list)  # stored by this run
 
     def run(self) -> None:
         self.value, self.error = None, None
-        self.value = self.context.run(self.body)
+        self.value = self.context.run(self._recorded)
+
+    def _recorded(self) -> Any:
+        with recording_stored_files() as self.files:
+            return self.body()
+
+    def undo_files(self) -> None:
+        delete_stored_files(self.files)
 
     def outcome(self) -> Any:
         if self.error is not None:
@@ -125,12 +171,14 @@ def in_transaction[T](body: Callable[[], T], *, group: bool = True) -> T:
 
     ``body`` may therefore run twice, and in another thread (in the caller's context
     variables): it must start from objects of its own (a rolled-back run may have changed
-    those it was given) and do nothing outside the database (a stored file) that a
-    rollback does not undo. ``group=False`` runs it alone. On PostgreSQL, and inside a
+    those it was given) and do nothing outside the database that a rollback does not
+    undo, but store files through the rules (``file_stored``): those of a run rolled
+    back are deleted. ``group=False`` runs it alone. On PostgreSQL, and inside a
     transaction already, it simply runs in a transaction."""
     if connection.vendor != "sqlite" or connection.in_atomic_block or not group:
-        with one_writer(), transaction.atomic():
-            return body()
+        work = _Work(body, contextvars.copy_context())
+        _alone(work)
+        return work.outcome()
     global _leading
     work = _Work(body, contextvars.copy_context())
     with _queue_lock:
@@ -176,13 +224,21 @@ def _run(group: list[_Work]) -> None:
             return
         except Exception:  # rolled back: each alone, as if it had never met the others
             logger.debug("A group of %d writes failed; each runs alone", len(group))
+            for work in group:
+                work.undo_files()
         except BaseException as exc:  # e.g. the process is stopping: nothing was written
             for work in group:
+                work.undo_files()
                 work.value, work.error = None, exc
             raise
     for work in group:
-        try:
-            with one_writer(), transaction.atomic():
-                work.run()
-        except BaseException as exc:  # the caller's to handle, in the caller's thread
-            work.error = exc
+        _alone(work)
+
+
+def _alone(work: _Work) -> None:
+    try:
+        with one_writer(), transaction.atomic():
+            work.run()
+    except BaseException as exc:  # the caller's to handle, in the caller's thread
+        work.undo_files()
+        work.error = exc

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q, QuerySet
@@ -31,6 +32,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from caredesk.accounts.models import User
+from caredesk.core import writes
 from caredesk.core.models import Lease
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import insert, update
@@ -171,32 +173,21 @@ def _process_batch(batch: list[InboundMessage], ahead: ParseAhead | None = None)
 def _apply_marked(
     mine: list[InboundMessage], mark: datetime, parsed: list[ParsedMail | Exception]
 ) -> None:
-    files: list[str] = []  # attachment files stored meanwhile: deleted with what is undone
-    token = lifecycle.stored_files.set(files)
-    try:
-        with one_writer(), transaction.atomic(), endpoints_read_once():
-            if not _all_at_once(mine, parsed, mark, files):
-                for inbound, mail in zip(mine, parsed, strict=True):
-                    _process_one(inbound, mail, mark, files)
-    except Exception:
-        _forget(files, 0)
-        # Not a worker's death (that leaves the mark): the batch rolled back as a whole,
-        # so none of it counts as interrupted; it is taken again on the next pass.
-        with suppress(Exception):
-            InboundMessage.objects.filter(
-                pk__in=[m.pk for m in mine], state=State.QUEUED, leased_until=mark
-            ).update(leased_until=None)
-        raise
-    finally:
-        lifecycle.stored_files.reset(token)
-
-
-def _forget(files: list[str], start: int) -> None:
-    """Delete the attachment files stored since ``start``: their rows were rolled back."""
-    for name in files[start:]:
-        with suppress(Exception):
-            lifecycle.ATTACHMENT_STORAGE.delete(name)
-    del files[start:]
+    with writes.recording_stored_files() as files:  # deleted with what is undone
+        try:
+            with one_writer(), transaction.atomic(), endpoints_read_once():
+                if not _all_at_once(mine, parsed, mark, files):
+                    for inbound, mail in zip(mine, parsed, strict=True):
+                        _process_one(inbound, mail, mark, files)
+        except Exception:
+            writes.delete_stored_files(files)
+            # Not a worker's death (that leaves the mark): the batch rolled back as a
+            # whole, so none of it counts as interrupted; it is taken again next pass.
+            with suppress(Exception):
+                InboundMessage.objects.filter(
+                    pk__in=[m.pk for m in mine], state=State.QUEUED, leased_until=mark
+                ).update(leased_until=None)
+            raise
 
 
 def _mark(batch: list[InboundMessage]) -> datetime:
@@ -254,7 +245,7 @@ def _all_at_once(
     mine: list[InboundMessage],
     parsed: list[ParsedMail | Exception],
     mark: datetime,
-    files: list[str],
+    files: list[tuple[Storage, str]],
 ) -> bool:
     """The usual case first: the whole batch under one savepoint, none per message (two
     statements fewer each). If any message fails, the savepoint undoes them all and this
@@ -268,7 +259,7 @@ def _all_at_once(
                 _record(inbound, mail, mark)
     except Exception as exc:
         log.info("mail: batch applied again message by message (%s)", exc)
-        _forget(files, 0)
+        writes.delete_stored_files(files)
         return False
     return True
 
@@ -289,7 +280,7 @@ def _process_one(
     inbound: InboundMessage,
     parsed: ParsedMail | Exception,
     mark: datetime,
-    files: list[str],
+    files: list[tuple[Storage, str]],
 ) -> None:
     start = len(files)
     try:
@@ -298,10 +289,10 @@ def _process_one(
         with transaction.atomic():  # a savepoint: this message alone rolls back
             _record(inbound, parsed, mark)
     except _TakenOver:
-        _forget(files, start)
+        writes.delete_stored_files(files, start)
         log.warning("mail: message %s was taken over by another worker", inbound.pk)
     except Exception as exc:
-        _forget(files, start)
+        writes.delete_stored_files(files, start)
         detail = str(exc) if isinstance(exc, Quarantine) else _trace(exc)
         log.warning("mail: message %s quarantined: %s", inbound.pk, exc)
         _quarantine(inbound, detail, mark)

@@ -411,7 +411,7 @@ def create_ticket(
         fingerprint=body.fingerprint,
         status=201,
         create=create,
-        group=not body.uploads,  # stored files are not undone by a rollback: alone
+        group=True,  # it builds everything anew, and its stored files are undone too
     )
 
 

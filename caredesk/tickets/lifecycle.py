@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +19,7 @@ from django.template.defaultfilters import filesizeformat, pluralize
 from django.utils import timezone
 
 from caredesk.accounts.models import User
+from caredesk.core import writes
 from caredesk.lib.rows import insert, insert_values, update
 
 from . import search, signals
@@ -74,10 +74,6 @@ class GuidedFields:
 
 EVENT_VALUE_MAX = Event._meta.get_field("to_value").max_length
 ATTACHMENT_STORAGE = Attachment._meta.get_field("file").storage
-
-# While set, the names of the attachment files the rules store: a caller that may roll
-# its transaction back (mail processing) deletes them then, since storage is not undone.
-stored_files: ContextVar[list[str] | None] = ContextVar("stored_files", default=None)
 
 
 def _event(
@@ -138,8 +134,7 @@ def _store_attachments(
         )
         attachment.file.save(attachment.filename, upload, save=False)
         stored.append(insert(attachment))
-        if (names := stored_files.get()) is not None:
-            names.append(attachment.file.name)
+        writes.file_stored(ATTACHMENT_STORAGE, attachment.file.name)
     return stored
 
 

@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -197,3 +198,18 @@ def test_concurrent_duplicates_create_one_ticket(alice):
     assert sum("Idempotent-Replayed" not in a for a in answers) == 1
     assert Ticket.objects.count() == 1
     assert Message.objects.count() == 1
+
+
+def test_a_retried_upload_keeps_one_file(api, alice, settings):
+    # The retry does the creation again, is rolled back on the key, and must not leave
+    # its copy of the screenshot behind.
+    payload = {**ticket_payload(), "attachments": [png_upload()]}
+    first = api.post_form("/tickets", payload, as_=alice, headers=_key("up-1"))
+    payload = {**ticket_payload(), "attachments": [png_upload()]}
+    again = api.post_form("/tickets", payload, as_=alice, headers=_key("up-1"))
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    stored = Attachment.objects.get()
+    files = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert files == [Path(settings.MEDIA_ROOT) / stored.file.name]

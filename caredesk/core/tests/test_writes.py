@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -184,3 +186,31 @@ def test_alone_or_inside_a_transaction_it_runs_where_it_is_called():
         writes.in_transaction(_row("x@example.org"), group=False)
         writes.in_transaction(_row("x@example.org"), group=False)
     assert Lease.objects.filter(name="x@example.org").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_stored_by_writes_that_are_rolled_back_are_deleted(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+
+    def storing(name: str, *, fail: bool = False) -> Callable[[], str]:
+        def body() -> str:
+            stored = storage.save(f"{name}.txt", ContentFile(b"x"))
+            writes.file_stored(storage, stored)
+            _row(f"file-{name}")()
+            if fail:
+                raise ValueError("refused after storing")
+            return stored
+
+        return body
+
+    bodies = [storing("a"), storing("b"), storing("c", fail=True), storing("d")]
+    with writes.one_writer():
+        join = _callers(bodies, queued=4)
+    outcomes = join()
+
+    assert isinstance(outcomes[2], ValueError)
+    # The group's run stored a file for each and was rolled back: all four deleted. Each
+    # ran again alone: the three that succeeded kept theirs, the failing one did not.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [outcomes[0], outcomes[1], outcomes[3]]
+    )
