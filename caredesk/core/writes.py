@@ -117,6 +117,37 @@ def delete_stored_files(files: list[tuple[Storage, str]], start: int = 0) -> Non
     del files[start:]
 
 
+# ---------------------------------------------------------------- per-transaction memo
+
+_memo = threading.local()  # the current transaction's memo, in the thread that runs it
+
+
+def transaction_memo[T](key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, once per transaction run in a ``memo_scope`` (every
+    ``in_transaction`` group, every mail batch): for a read each write of a group would
+    repeat, such as the active webhook endpoints. Outside a scope, computed each time."""
+    values = getattr(_memo, "values", None)
+    if values is None:
+        return compute()
+    if key not in values:
+        values[key] = compute()
+    return values[key]
+
+
+@contextmanager
+def memo_scope() -> Iterator[None]:
+    """Around one transaction: ``transaction_memo`` values live as long as it does. Inside
+    another scope (a savepoint of its transaction), that one's values serve."""
+    if getattr(_memo, "values", None) is not None:
+        yield
+        return
+    _memo.values = {}
+    try:
+        yield
+    finally:
+        _memo.values = None
+
+
 # ---------------------------------------------------------------- group commit
 
 GROUP_MAX = 16  # transactions in one commit, at most: a bound on a group's latency
@@ -218,7 +249,7 @@ def _lead() -> None:
 def _run(group: list[_Work]) -> None:
     if len(group) > 1:
         try:
-            with one_writer(), transaction.atomic():
+            with one_writer(), transaction.atomic(), memo_scope():
                 for work in group:
                     work.run()
             return
@@ -237,7 +268,7 @@ def _run(group: list[_Work]) -> None:
 
 def _alone(work: _Work) -> None:
     try:
-        with one_writer(), transaction.atomic():
+        with one_writer(), transaction.atomic(), memo_scope():
             work.run()
     except BaseException as exc:  # the caller's to handle, in the caller's thread
         work.undo_files()

@@ -37,7 +37,6 @@ from caredesk.core.models import Lease
 from caredesk.core.writes import one_writer
 from caredesk.lib.rows import insert, update
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
-from caredesk.outbox.services import endpoints_read_once
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind
 from caredesk.tickets.models import Message, Ticket
@@ -175,7 +174,7 @@ def _apply_marked(
 ) -> None:
     with writes.recording_stored_files() as files:  # deleted with what is undone
         try:
-            with one_writer(), transaction.atomic(), endpoints_read_once():
+            with one_writer(), transaction.atomic(), writes.memo_scope():
                 if not _all_at_once(mine, parsed, mark, files):
                     for inbound, mail in zip(mine, parsed, strict=True):
                         _process_one(inbound, mail, mark, files)

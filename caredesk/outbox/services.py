@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
+from caredesk.core import writes
 from caredesk.lib.rows import Query, insert
 
 from .models import Delivery, DeliveryStatus, OutboundEmail, WebhookDelivery, WebhookEndpoint
@@ -51,27 +50,15 @@ def enqueue_email(
 
 # Compiled once: every ticket event asks it (lib/rows explains why).
 _ACTIVE_ENDPOINTS = Query(lambda: WebhookEndpoint.objects.filter(active=True))
-_endpoints: ContextVar[list[WebhookEndpoint] | None] = ContextVar("endpoints", default=None)
-
-
-@contextmanager
-def endpoints_read_once() -> Iterator[None]:
-    """Within this block, the active endpoints are those read on entering it: for a
-    batch of changes (the mail worker's), one query instead of one per event."""
-    token = _endpoints.set(_ACTIVE_ENDPOINTS())
-    try:
-        yield
-    finally:
-        _endpoints.reset(token)
 
 
 def enqueue_webhooks(event_type: str, data: Callable[[], dict]) -> int:
     """Queue ``event_type`` for every active endpoint that wants it (inside the
     transaction of the change). ``data`` builds the payload, and is only called when
-    some endpoint wants the event. Returns how many deliveries were queued."""
-    active = _endpoints.get()
-    if active is None:
-        active = _ACTIVE_ENDPOINTS()
+    some endpoint wants the event. Returns how many deliveries were queued. The
+    endpoints are read once per transaction (``writes.transaction_memo``): a group of
+    API creations, a batch of mail."""
+    active = writes.transaction_memo("webhook endpoints", _ACTIVE_ENDPOINTS)
     endpoints = [e for e in active if e.wants(event_type)]
     if not endpoints:
         return 0

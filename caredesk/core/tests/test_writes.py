@@ -119,11 +119,13 @@ def _row(name: str) -> Callable[[], str]:
 @pytest.mark.django_db(transaction=True)
 def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer():
     threads_used: list[int] = []
+    reads: list[int] = []
     marker = contextvars.ContextVar("marker", default="none")
 
     def body(n: int) -> Callable[[], tuple[int, str]]:
         def run() -> tuple[int, str]:
             threads_used.append(threading.get_ident())
+            writes.transaction_memo("read once", lambda: reads.append(n))
             _row(f"group-{n}@example.org")()
             return n, marker.get()
 
@@ -139,6 +141,7 @@ def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer()
 
     assert outcomes == [(n, f"caller {n}") for n in range(5)]
     assert len(set(threads_used)) == 1  # all five: one thread, one commit
+    assert len(reads) == 1  # what a transaction reads once, the group read once
     assert Lease.objects.filter(name__startswith="group-").count() == 5
 
 
