@@ -73,6 +73,7 @@ class GuidedFields:
 
 
 EVENT_VALUE_MAX = Event._meta.get_field("to_value").max_length
+CHANNELS = frozenset(Channel.values)  # the enum builds a new list on every access
 ATTACHMENT_STORAGE = Attachment._meta.get_field("file").storage
 
 
@@ -240,7 +241,7 @@ def create_ticket(
     subject = subject.strip()
     if not subject:
         raise TransitionError("A ticket needs a subject.")
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise TransitionError(f"Unknown channel {channel!r}.")
     validate_uploads(uploads)
     with _writes():
