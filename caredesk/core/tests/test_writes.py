@@ -147,16 +147,18 @@ def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer()
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_transaction_leaves_the_others_of_its_group_written():
+    _row("taken@example.org")()  # committed before: the unique index refuses it again
+
     def duplicate() -> None:
         _row("own-row@example.org")()
-        _row("taken@example.org")()  # written by body 1: the unique index refuses
+        _row("taken@example.org")()
 
     bodies = [
         _row("first@example.org"),
-        _row("taken@example.org"),
         _row("second@example.org"),
-        duplicate,
         _row("third@example.org"),
+        duplicate,
+        _row("fourth@example.org"),
     ]
     with writes.one_writer():
         join = _callers(bodies, queued=5)
@@ -165,16 +167,17 @@ def test_a_failing_transaction_leaves_the_others_of_its_group_written():
     assert isinstance(outcomes[3], IntegrityError)
     assert [outcomes[i] for i in (0, 1, 2, 4)] == [
         "first@example.org",
-        "taken@example.org",
         "second@example.org",
         "third@example.org",
+        "fourth@example.org",
     ]
     written = set(Lease.objects.values_list("name", flat=True))
     assert written == {
-        "first@example.org",
         "taken@example.org",
+        "first@example.org",
         "second@example.org",
         "third@example.org",
+        "fourth@example.org",
     }  # nothing of the failed one, everything of the others
     assert not writes._leading and not writes._queue
 
