@@ -7,12 +7,12 @@ refused with 422. Keys are per user: two users' keys never meet.
 
 How it holds under crashes and races: the record, with the answer, is the last row the
 transaction that creates the ticket (or message, or token) inserts. So a record exists
-exactly when the creation committed. A retry does the same work, fails on the unique
-(user, key) index, rolls all of it back and replays the stored answer. Of two concurrent
-requests with one key, the second's insert waits for the first (on PostgreSQL the index
-entry, on SQLite the one writer), then fails the same way. A duplicate thus costs the
-work of a creation, rolled back, instead of a second statement in every creation (the
-record used to be claimed first and its answer written at the end). Only successful
+exactly when the creation committed. A retry finds it first (one indexed read, before
+any write) and replays the stored answer. Of two concurrent requests with one key, the
+second's insert of the record waits for the first (on PostgreSQL the index entry, on
+SQLite the one writer), fails on the unique (user, key) index, rolls its work back and
+replays the first's answer. (The record used to be claimed first and its answer written
+at the end: a statement more in every creation, for the rare race.) Only successful
 answers are kept: a refused request (4xx) stored nothing and may be retried with the
 same key.
 
@@ -38,7 +38,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from caredesk.accounts.models import User
 from caredesk.core import writes
-from caredesk.lib.rows import insert_values
+from caredesk.lib.rows import Query, insert_values
 
 from .errors import IDEMPOTENCY_KEY_REUSED, ApiProblem
 from .models import IdempotencyRecord
@@ -73,8 +73,16 @@ def _expired_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.API_IDEMPOTENCY_TTL)
 
 
+# Compiled once: every request with a key asks it (lib/rows explains why).
+_BY_KEY = Query(
+    lambda user_id, digest: IdempotencyRecord.objects.filter(user_id=user_id, key_hash=digest)[:1],
+    int,
+    str,
+)
+
+
 def _find(user: User, digest: str) -> IdempotencyRecord | None:
-    record = IdempotencyRecord.objects.filter(user=user, key_hash=digest).first()
+    record = _BY_KEY.first(user.pk, digest)
     if record is not None and record.created_at < _expired_before():
         IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
         return None
@@ -129,36 +137,40 @@ def respond(
         return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
 
     digest = key_hash(key)
-    recording: list[bool] = []  # set (by whichever thread runs it) at the record's insert
+    taken: list[bool] = []  # set when the record's insert finds the key taken
 
     def create_and_record() -> str:
-        recording.clear()  # a group that failed runs it again
+        taken.clear()  # a group that failed runs it again
         payload = create()
         body = _dump(payload)
-        recording.append(True)
-        insert_values(
-            IdempotencyRecord,
-            user_id=user.pk,
-            key_hash=digest,
-            fingerprint=fingerprint,
-            status=status,
-            response_body=_dump(redact(payload)) if redact else body,
-        )
+        try:
+            insert_values(
+                IdempotencyRecord,
+                user_id=user.pk,
+                key_hash=digest,
+                fingerprint=fingerprint,
+                status=status,
+                response_body=_dump(redact(payload)) if redact else body,
+            )
+        except IntegrityError:
+            taken.append(True)  # the key's, not the creation's (nor one at commit)
+            raise
         return body
 
     for _attempt in range(2):
-        try:
-            body = writes.in_transaction(create_and_record, group=group)
-        except IntegrityError:
-            if not recording:
-                raise  # the creation's own error, not the key's
-        else:
-            return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
-        # The key is taken: a retry (replay it), a reuse (refuse it), or an expired
-        # record (_find deletes it, and the claim is tried once more).
+        # A retry of an answered request is replayed from its record: one indexed read,
+        # outside the writer's lock, instead of the creation's work rolled back.
+        # An expired record is deleted here, and the key used again.
         existing = _find(user, digest)
         if existing is not None:
             return _replay(existing, fingerprint, restore)
+        try:
+            body = writes.in_transaction(create_and_record, group=group)
+        except IntegrityError:
+            if not taken:
+                raise  # the creation's own error
+            continue  # taken meanwhile by a concurrent request: its answer, next pass
+        return HttpResponse(body, status=status, content_type=JSON_CONTENT_TYPE)
     raise ApiProblem(409, f"Another request with this {HEADER} did not finish; retry it.")
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.files.storage import Storage
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 
 try:
     import fcntl
@@ -98,13 +99,18 @@ def file_stored(storage: Storage, name: str) -> None:
 
 @contextmanager
 def recording_stored_files() -> Iterator[list[tuple[Storage, str]]]:
-    """Within this block, the files stored by writes are added to the list it gives."""
+    """Within this block, the files stored by writes are added to the list it gives. When
+    it ends without an error inside another such block (a transaction inside a mail
+    batch), its files join that one's, whose rollback must delete them too."""
+    outer = _stored_files.get()
     files: list[tuple[Storage, str]] = []
     token = _stored_files.set(files)
     try:
         yield files
     finally:
         _stored_files.reset(token)
+    if outer is not None:
+        outer.extend(files)
 
 
 def delete_stored_files(files: list[tuple[Storage, str]], start: int = 0) -> None:
@@ -153,6 +159,12 @@ def memo_scope() -> Iterator[None]:
 GROUP_MAX = 16  # transactions in one commit, at most: a bound on a group's latency
 
 
+class GroupInterrupted(TransactionManagementError):
+    """The thread running a group of writes was interrupted before it got to this one, or
+    a body left its transaction to be rolled back without raising: nothing of it was
+    written, and it may be tried again."""
+
+
 @dataclass(eq=False)
 class _Work:
     """One caller's transaction body, waiting to be run by whichever thread leads."""
@@ -160,14 +172,15 @@ class _Work:
     body: Callable[[], Any]
     context: contextvars.Context
     wake: threading.Event = field(default_factory=threading.Event)
-    done: bool = False
+    done: bool = False  # its outcome is final (value or error)
     value: Any = None
     error: BaseException | None = None
     files: list[tuple[Storage, str]] = field(default_factory=list)  # stored by this run
 
     def run(self) -> None:
+        """Run the body once more, from the caller's context as it was when queued."""
         self.value, self.error = None, None
-        self.value = self.context.run(self._recorded)
+        self.value = self.context.copy().run(self._recorded)
 
     def _recorded(self) -> Any:
         with recording_stored_files() as self.files:
@@ -187,42 +200,42 @@ _queue_lock = threading.Lock()
 _leading = False  # some thread is running a group, or has been asked to
 
 
-def in_transaction[T](body: Callable[[], T], *, group: bool = True) -> T:
+def in_transaction[T](body: Callable[[], T], *, group: bool = False) -> T:
     """Run ``body`` (the writes of one request) in a transaction of its own, and return
     what it returns; its exception if it raises, with nothing of it written.
 
-    On SQLite, the transactions that reach here while another is running wait, and are
-    then run one after another by a single thread in one transaction: one ``BEGIN
-    IMMEDIATE``, one commit for all of them (group commit). A commit writes every page the
-    transaction changed; new rows of a table share its last pages, so a group writes
-    hardly more than one of them (bench/api_create.py: 29 pages a ticket alone). And the
-    writer's lock, which every creation otherwise held ~1.5 ms, is taken once. If any
-    body of a group raises, the group's transaction is rolled back and each body runs
+    With ``group`` on SQLite, the transactions that reach here while another is running
+    wait, and are then run one after another by a single thread in one transaction: one
+    ``BEGIN IMMEDIATE``, one commit for all of them (group commit). A commit writes every
+    page the transaction changed; new rows of a table share its last pages, so a group
+    writes hardly more than one of them (bench/api_create.py: 29 pages a ticket alone).
+    And the writer's lock, which every creation otherwise held ~1.5 ms, is taken once. If
+    any body of a group raises, the group's transaction is rolled back and each body runs
     again alone, so each caller sees what it would have seen alone.
 
     ``body`` may therefore run twice, and in another thread (in the caller's context
     variables): it must start from objects of its own (a rolled-back run may have changed
     those it was given) and do nothing outside the database that a rollback does not
     undo, but store files through the rules (``file_stored``): those of a run rolled
-    back are deleted. ``group=False`` runs it alone. On PostgreSQL, and inside a
-    transaction already, it simply runs in a transaction."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block or not group:
-        work = _Work(body, contextvars.copy_context())
+    back are deleted. On PostgreSQL, inside a transaction already, or while this thread
+    holds the writer's lock, it simply runs in a transaction."""
+    work = _Work(body, contextvars.copy_context())
+    alone = not group or connection.vendor != "sqlite" or connection.in_atomic_block
+    if alone or getattr(_depth, "n", 0):
         _alone(work)
         return work.outcome()
     global _leading
-    work = _Work(body, contextvars.copy_context())
     with _queue_lock:
         _queue.append(work)
         lead, _leading = not _leading, True
     if not lead:
         work.wake.wait()  # done by a leader, or made the next one
     if not work.done:
-        _lead()
+        _lead(work)
     return work.outcome()
 
 
-def _lead() -> None:
+def _lead(me: _Work) -> None:
     global _leading
     successor, group = None, []
     try:
@@ -235,11 +248,15 @@ def _lead() -> None:
             _run(group)
     finally:
         with _queue_lock:
+            if me in _queue:  # the lock could not be had: the group was never taken
+                _queue.remove(me)
             if _queue:
                 successor = _queue[0]  # leads the next group; _leading stays set
             else:
                 _leading = False
         for work in group:
+            if not work.done:  # the leader was interrupted before it got to this one
+                work.value, work.error = None, GroupInterrupted("Interrupted; not written.")
             work.done = True
             work.wake.set()
         if successor is not None:
@@ -252,16 +269,19 @@ def _run(group: list[_Work]) -> None:
             with one_writer(), transaction.atomic(), memo_scope():
                 for work in group:
                     work.run()
-            return
+                _check_not_rolled_back()
         except Exception:  # rolled back: each alone, as if it had never met the others
             logger.debug("A group of %d writes failed; each runs alone", len(group))
             for work in group:
                 work.undo_files()
-        except BaseException as exc:  # e.g. the process is stopping: nothing was written
+        except BaseException:  # the thread is stopping: nothing was written
             for work in group:
                 work.undo_files()
-                work.value, work.error = None, exc
             raise
+        else:
+            for work in group:
+                work.done = True
+            return
     for work in group:
         _alone(work)
 
@@ -270,6 +290,19 @@ def _alone(work: _Work) -> None:
     try:
         with one_writer(), transaction.atomic(), memo_scope():
             work.run()
-    except BaseException as exc:  # the caller's to handle, in the caller's thread
+            _check_not_rolled_back()
+    except Exception as exc:  # the caller's to handle, in the caller's thread
         work.undo_files()
-        work.error = exc
+        work.value, work.error = None, exc
+    except BaseException:
+        work.undo_files()
+        raise
+    work.done = True
+
+
+def _check_not_rolled_back() -> None:
+    """A body that caught an error of its own writes leaves the transaction marked for
+    rollback, which the end of the block then does without a word: raise instead, so
+    that no caller is told its writes were made."""
+    if connection.needs_rollback:
+        raise GroupInterrupted("A write failed and was caught; the transaction rolled back.")

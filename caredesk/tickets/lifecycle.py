@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.template.defaultfilters import filesizeformat, pluralize
@@ -133,7 +134,9 @@ def _store_attachments(
             size=upload.size,
             sha256=digest.hexdigest(),
         )
-        attachment.file.save(attachment.filename, upload, save=False)
+        # Copied from the upload, never moved: a large upload is a temporary file that
+        # storage would move, and a transaction rolled back runs again with it.
+        attachment.file.save(attachment.filename, File(upload.file), save=False)
         stored.append(insert(attachment))
         writes.file_stored(ATTACHMENT_STORAGE, attachment.file.name)
     return stored

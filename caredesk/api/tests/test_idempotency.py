@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test import Client
 from django.utils import timezone
 
+from caredesk.api import idempotency
 from caredesk.api.models import IdempotencyRecord, RateCounter
 from caredesk.api.tests.conftest import BASE, assert_problem, issue_token, ticket_payload
 from caredesk.conftest import png_upload
-from caredesk.tickets.models import Attachment, Message, Ticket
+from caredesk.tickets.models import Attachment, Event, Message, Ticket
 
 REUSED = "urn:caredesk:problem:idempotency-key-reused"
 
@@ -213,3 +214,49 @@ def test_a_retried_upload_keeps_one_file(api, alice, settings):
     stored = Attachment.objects.get()
     files = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
     assert files == [Path(settings.MEDIA_ROOT) / stored.file.name]
+
+
+def test_a_retry_of_an_answered_request_does_not_create_again(rf, alice):
+    calls: list[int] = []
+
+    def create() -> dict:
+        calls.append(1)
+        return {"created": len(calls)}
+
+    def send():
+        return idempotency.respond(
+            rf.post("/"), user=alice, key="once", fingerprint="f", status=201, create=create
+        )
+
+    first, again = send(), send()
+    assert calls == [1]  # the retry read the record instead of doing the work again
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign keys are checked at commit
+def test_an_error_at_commit_is_the_creations_own_not_a_taken_key(rf, alice):
+    def create() -> dict:
+        Event.objects.create(ticket_id=987654, kind="created")  # no such ticket
+        return {}
+
+    with pytest.raises(IntegrityError):
+        idempotency.respond(
+            rf.post("/"), user=alice, key="k-fk", fingerprint="f", status=201, create=create
+        )
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_retried_large_upload_is_copied_not_moved(alice, settings):
+    # A large upload is a temporary file; a transaction rolled back runs again with it.
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+    from django.db import transaction
+
+    from caredesk.tickets import lifecycle
+
+    upload = TemporaryUploadedFile("big.bin", "application/octet-stream", 5, None)
+    upload.write(b"12345")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lifecycle.create_ticket(requester=alice, subject="s", channel="api", uploads=[upload])
+        raise RuntimeError("rolled back")
+    ticket = lifecycle.create_ticket(requester=alice, subject="s", channel="api", uploads=[upload])
+    assert ticket.opening_message.stored_attachments[0].file.read() == b"12345"

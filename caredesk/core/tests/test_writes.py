@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import pytest
 from django.core.files.base import ContentFile
@@ -77,7 +78,7 @@ def _callers(bodies, *, queued: int):
 
     def call(index: int) -> None:
         try:
-            outcomes[index] = writes.in_transaction(bodies[index])
+            outcomes[index] = writes.in_transaction(bodies[index], group=True)
         except Exception as exc:
             outcomes[index] = exc
         finally:
@@ -133,7 +134,7 @@ def test_waiting_transactions_run_together_and_each_caller_gets_its_own_answer()
 
     def caller_body(n: int):
         marker.set(f"caller {n}")  # set in the caller's thread, before it queues
-        return writes.in_transaction(body(n))
+        return writes.in_transaction(body(n), group=True)
 
     with writes.one_writer():
         join = _callers([lambda n=n: caller_body(n) for n in range(5)], queued=5)
@@ -220,3 +221,57 @@ def test_files_stored_by_writes_that_are_rolled_back_are_deleted(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [outcomes[0], outcomes[1], outcomes[3]]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_that_cannot_take_the_lock_leaves_no_one_waiting(monkeypatch):
+    real, calls = writes.one_writer, []
+
+    @contextmanager
+    def failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("No locks available")
+        with real():
+            yield
+
+    monkeypatch.setattr(writes, "one_writer", failing_once)
+    with pytest.raises(OSError):
+        writes.in_transaction(_row("first@example.org"), group=True)
+    assert not writes._queue and not writes._leading
+    assert writes.in_transaction(_row("second@example.org"), group=True) == "second@example.org"
+    assert list(Lease.objects.values_list("name", flat=True)) == ["second@example.org"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_error_caught_by_the_body_is_not_reported_as_written():
+    _row("taken@example.org")()
+
+    def body() -> str:
+        _row("before@example.org")()
+        try:
+            with transaction.atomic(savepoint=False):  # as the rules write
+                _row("taken@example.org")()
+        except IntegrityError:
+            pass  # the transaction is now marked for rollback
+        return "written?"
+
+    with pytest.raises(writes.GroupInterrupted):
+        writes.in_transaction(body, group=True)
+    assert not Lease.objects.filter(name="before@example.org").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_the_writers_lock_or_a_recorded_block_it_runs_alone_and_reports_files(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+
+    def body() -> str:
+        name = storage.save("kept.txt", ContentFile(b"x"))
+        writes.file_stored(storage, name)
+        return name
+
+    with writes.one_writer():  # no deadlock with a group it would have to lead
+        assert writes.in_transaction(_row("locked@example.org"), group=True)
+    with writes.recording_stored_files() as outer, transaction.atomic():
+        name = writes.in_transaction(body, group=True)
+    assert outer == [(storage, name)]  # the outer block's rollback would delete it
