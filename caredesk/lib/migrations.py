@@ -30,5 +30,9 @@ def drop_field_indexes(app_label: str, fields: list[tuple[str, str]]) -> migrati
             model = apps.get_model(app_label, model_name)
             field = model._meta.get_field(field_name)
             schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+            # PostgreSQL also gives a text column a pattern-ops index for LIKE.
+            like = getattr(schema_editor, "_create_like_index_sql", None)
+            if like is not None and (sql := like(model, field)) is not None:
+                schema_editor.execute(sql)
 
     return migrations.RunPython(forward, backward, elidable=False)
