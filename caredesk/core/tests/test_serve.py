@@ -10,6 +10,8 @@ import http.client
 import json
 import signal
 import socket
+import subprocess
+import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from .subprocesses import (
     caredesk,
     isolated_env,
     migrate,
+    run,
     sqlite_pass_only,
     start,
     stop,
@@ -63,12 +66,14 @@ def var(tmp_path_factory) -> Path:
 
 
 @contextmanager
-def serving(var: Path):
+def serving(var: Path, *, workers: int = 1, threads: int = 2):
     """Start ``caredesk serve`` on a free port, wait for /healthz; SIGTERM it afterwards."""
     port = free_port()
     log = var / f"serve-{port}.log"
     proc = start(
-        caredesk("serve", "--port", str(port), "--workers", "1", "--threads", "2"),
+        caredesk(
+            "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)
+        ),
         isolated_env(var),
         log,
     )
@@ -149,3 +154,98 @@ def test_sigterm_stops_it_cleanly(var):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
     assert "shutdown completed" in log.read_text()
+
+
+def _api(port: int, token: str | None, path: str, payload: dict, key: str | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if key:
+        headers["Idempotency-Key"] = key
+    try:
+        connection.request("POST", f"/api/v1{path}", json.dumps(payload), headers)
+        response = connection.getresponse()
+        return response.status, response.getheader("Idempotent-Replayed"), response.read()
+    finally:
+        connection.close()
+
+
+def test_concurrent_creations_and_duplicates_through_two_workers(var):
+    """Creations from many clients at once on SQLite: the writes of those that arrive
+    together share one transaction (core/writes.py, group commit), across two server
+    processes. Each gets its own ticket; a key sent twice at the same moment creates one
+    ticket, and both answers are its answer."""
+    run(
+        isolated_env(var),
+        "shell",
+        "-c",
+        "from caredesk.accounts.models import User\n"
+        "for n in range(4):\n"
+        "    User.objects.create_user(f'req{n}@example.org', 'concurrent-pass')",
+    )
+    with serving(var, workers=2, threads=4) as (base, _, log):
+        port = int(base.rsplit(":", 1)[1])
+        tokens = []
+        for n in range(4):
+            status, _, body = _api(
+                port,
+                None,
+                "/auth/token",
+                {"email": f"req{n}@example.org", "password": "concurrent-pass"},
+            )
+            assert status == 201, body
+            tokens.append(json.loads(body)["token"])
+        clients, per_client = 8, 12
+        barrier = threading.Barrier(clients)
+        answers: dict[str, list] = {}
+        lock = threading.Lock()
+
+        def client(index: int) -> None:
+            token = tokens[index % 4]
+            barrier.wait(timeout=30)
+            for n in range(per_client):
+                # Every fourth request repeats the key of the partner client's request.
+                key = f"dup-{index // 2}-{n}" if n % 4 == 0 else f"own-{index}-{n}"
+                token_used = tokens[(index // 2) % 4] if n % 4 == 0 else token
+                subject = f"Concurrent {key}"
+                payload = {
+                    "subject": subject,
+                    "trying_to_do": "Add a volunteer",
+                    "expected": "It is added",
+                    "actual": "An error page",
+                    "references": "",
+                }
+                status, replayed, body = _api(port, token_used, "/tickets", payload, key)
+                with lock:
+                    answers.setdefault(key, []).append((status, replayed, body))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+            assert not thread.is_alive(), log.read_text()[-2000:]
+
+    refused = [(k, s, b[:200]) for k, g in answers.items() for s, _, b in g if s != 201]
+    assert not refused, refused
+    numbers = {}
+    for key, group in answers.items():
+        bodies = {body for _, _, body in group}
+        assert len(bodies) == 1, key  # a duplicate got the first answer, byte for byte
+        assert sum(replayed is None for _, replayed, _ in group) == 1, key
+        numbers[key] = json.loads(group[0][2])["number"]
+    assert len(set(numbers.values())) == len(answers)  # one ticket per key
+    counts = subprocess.run(  # noqa: S603 (our own argv)
+        caredesk(
+            "shell",
+            "-c",
+            "from caredesk.tickets.models import Ticket; "
+            "print(Ticket.objects.filter(subject__startswith='Concurrent').count())",
+        ),
+        env=isolated_env(var),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert int(counts.split()[-1]) == len(answers)  # the shell may say more before it
