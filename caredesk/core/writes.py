@@ -220,8 +220,12 @@ def in_transaction[T](body: Callable[[], T], *, group: bool = False) -> T:
     back are deleted. On PostgreSQL, inside a transaction already, or while this thread
     holds the writer's lock, it simply runs in a transaction."""
     work = _Work(body, contextvars.copy_context())
-    alone = not group or connection.vendor != "sqlite" or connection.in_atomic_block
-    if alone or getattr(_depth, "n", 0):
+    if (
+        not group
+        or connection.vendor != "sqlite"
+        or connection.in_atomic_block
+        or getattr(_depth, "n", 0)  # this thread holds the writer's lock already
+    ):
         _alone(work)
         return work.outcome()
     global _leading
