@@ -177,6 +177,14 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """Playwright's pages are always given whole URLs here (``live_server.url``). Defined
+    so that pytest-playwright's own fallback, written as a method (deprecated by pytest
+    9.2), is not used."""
+    return None
+
+
 def watch_errors(page) -> list[str]:
     """Collect a page's console errors (CSP violations, missing assets, failed requests)
     and uncaught script errors; a browser test ends by asserting the list is empty."""

@@ -84,7 +84,8 @@ _BY_KEY = Query(
 def _find(user: User, digest: str) -> IdempotencyRecord | None:
     record = _BY_KEY.first(user.pk, digest)
     if record is not None and record.created_at < _expired_before():
-        IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+        with writes.one_writer():  # a write: through the writer's lock, as every other
+            IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).delete()
         return None
     return record
 
