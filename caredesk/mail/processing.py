@@ -378,7 +378,10 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     if match and role:
         if role == "colleague":
             lifecycle.copy_person(
-                match.ticket, sender, by=author, reason="replied from the requester's domain"
+                match.ticket,
+                sender,
+                by=author,
+                reason="replied as a member of the requester's organization",
             )
         why = {"reason": f"email threaded by {Reason(match.reason).label}", "ledger": inbound.pk}
         message = lifecycle.requester_reply(

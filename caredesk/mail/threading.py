@@ -34,46 +34,14 @@ class Match:
     reason: str
 
 
-# Mailbox providers whose users share a domain without being colleagues.
-PUBLIC_DOMAINS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "yahoo.com",
-        "ymail.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "aol.com",
-        "gmx.com",
-        "gmx.net",
-        "gmx.de",
-        "web.de",
-        "proton.me",
-        "protonmail.com",
-        "mail.com",
-        "yandex.com",
-        "yandex.ru",
-        "zoho.com",
-        "fastmail.com",
-    }
-)
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
-
-
 def participation(ticket: Ticket, address: str) -> str | None:
     """How ``address`` takes part in the ticket's conversation, or None for a stranger.
 
-    "colleague": the same organization's domain as the requester's (not a public
-    mailbox provider) — a colleague answering in the thread, as teams do.
-    """
+    "colleague": an active member of the ticket's organization, when that organization
+    shares its tickets: someone who may read the ticket in the portal anyway, answering
+    in the thread as teams do. Not anyone at the requester's mail domain: that would let
+    a stranger with an address there join any ticket by its number (``[#N]``), and be
+    copied on every answer."""
     address = addresses.normalize(address)
     requester = ticket.requester.email.lower()
     if address == requester:
@@ -81,10 +49,15 @@ def participation(ticket: Ticket, address: str) -> str | None:
     if address in ticket.cc:
         return "copied"
     user = User.objects.find(address)
-    if user and user.is_agent:
+    if user is None or not user.is_active:
+        return None
+    if user.is_agent:
         return "agent"
-    domain = _domain(address)
-    if domain == _domain(requester) and domain not in PUBLIC_DOMAINS:
+    if (
+        ticket.organization_id is not None
+        and user.organization_id == ticket.organization_id
+        and user.organization.shared_tickets
+    ):
         return "colleague"
     return None
 

@@ -425,22 +425,43 @@ def test_a_bounce_of_our_reply_is_flagged_on_the_ticket_not_a_new_ticket(agent):
     assert Ticket.objects.count() == 1
 
 
-def test_a_colleague_from_the_requesters_domain_joins_the_thread_visibly():
+def test_a_member_of_a_sharing_organization_joins_the_thread_visibly(alice, carol, acme):
+    acme.shared_tickets = True
+    acme.save()
     first = deliver(build())
+    assert first.ticket.organization == acme
     ack = OutboundEmail.objects.get()
-    reply = deliver(build(sender="dana@acme.test", in_reply_to=ack.headers["Message-ID"]))
+    reply = deliver(build(sender="carol@acme.test", in_reply_to=ack.headers["Message-ID"]))
     assert (reply.outcome, reply.ticket) == (Outcome.FOLLOW_UP, first.ticket)
     first.ticket.refresh_from_db()
-    assert first.ticket.cc == ["dana@acme.test"]
+    assert first.ticket.cc == ["carol@acme.test"]
     copied = first.ticket.events.get(kind="copied")
-    assert copied.to_value == "dana@acme.test" and "domain" in copied.data["reason"]
+    assert copied.to_value == "carol@acme.test" and "organization" in copied.data["reason"]
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_same_domain_address_is_no_colleague_by_its_domain(alice, carol, acme, shared):
+    """A tag names a ticket by its (guessable) number: whoever writes from the
+    requester's domain without being a member of a sharing organization is a stranger,
+    whose mail becomes a ticket of their own, linked, and is never copied on the first."""
+    acme.shared_tickets = shared
+    acme.save()
+    first = deliver(build())
+    tag = f"[#{first.ticket.pk}]"
+    sender = "carol@acme.test" if not shared else "mallory@acme.test"  # no account at all
+    other = deliver(build(sender=sender, subject=f"{tag} hello"))
+    assert other.outcome == Outcome.NEW_TICKET and other.ticket != first.ticket
+    first.ticket.refresh_from_db()
+    assert first.ticket.cc == [] and first.ticket.messages.count() == 1
 
 
 def test_sharing_a_public_mail_provider_does_not_make_a_colleague():
-    first = deliver(build(sender="rita@gmail.com"))
+    first = deliver(build(sender="rita@yahoo.co.uk"))
     ack = OutboundEmail.objects.get()
-    other = deliver(build(sender="sam@gmail.com", in_reply_to=ack.headers["Message-ID"]))
+    other = deliver(build(sender="sam@yahoo.co.uk", in_reply_to=ack.headers["Message-ID"]))
     assert other.outcome == Outcome.LINKED_TICKET and other.ticket != first.ticket
+    first.ticket.refresh_from_db()
+    assert first.ticket.cc == []
 
 
 # ---------------------------------------------------------------- batches and crashes
