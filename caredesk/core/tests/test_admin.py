@@ -34,3 +34,46 @@ def test_agents_and_requesters_are_kept_out(client, agent, alice):
         client.login(username=user.email, password=PASSWORD)
         response = client.get("/admin/accounts/organization/")
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def _change_user(client, user, **fields):
+    data = {"email": user.email, "name": user.name, "role": user.role, "is_active": "on"}
+    data.update(fields)
+    return client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+
+def test_a_manager_cannot_grant_themselves_privileges(client, manager):
+    client.login(username=manager.email, password=PASSWORD)
+    response = _change_user(client, manager, role="admin", is_superuser="on", is_staff="on")
+    assert response.status_code == 200  # the form again: "admin" is not a choice here
+    assert "Select a valid choice" in response.content.decode()
+    _change_user(client, manager, name="Mona", is_superuser="on", is_staff="on")
+    manager.refresh_from_db()
+    assert manager.name == "Mona"  # the rest of the form is theirs to change
+    assert (manager.role, manager.is_superuser, manager.is_staff) == ("manager", False, False)
+
+
+def test_a_manager_runs_the_accounts_below_them(client, manager, agent):
+    client.login(username=manager.email, password=PASSWORD)
+    assert _change_user(client, agent, role="requester").status_code == 302
+    agent.refresh_from_db()
+    assert agent.role == "requester"
+
+
+def test_peers_and_administrators_are_out_of_a_managers_reach(client, manager, django_user_model):
+    other = django_user_model.objects.create_user("boss@caredesk.test", "x", role="manager")
+    root = django_user_model.objects.create_superuser("root@caredesk.test", "x")
+    client.login(username=manager.email, password=PASSWORD)
+    for user in (other, root):
+        before = user.password
+        assert _change_user(client, user, name="Changed").status_code == 403
+        page = f"/admin/accounts/user/{user.pk}/password/"
+        response = client.post(page, {"password1": "Pwned-123456", "password2": "Pwned-123456"})
+        assert response.status_code == 403
+        user.refresh_from_db()
+        assert user.name != "Changed" and user.password == before
+    client.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [other.pk, root.pk], "post": "yes"},
+    )
+    assert django_user_model.objects.filter(pk__in=[other.pk, root.pk]).count() == 2
