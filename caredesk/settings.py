@@ -181,6 +181,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Login rate limit: attempts per window per (email) and per client address.
 LOGIN_RATE_LIMIT = envint("CAREDESK_LOGIN_RATE_LIMIT", 10)
 LOGIN_RATE_WINDOW = envint("CAREDESK_LOGIN_RATE_WINDOW", 300)
+# Password reset requests per address (and five times as many per client address).
+PASSWORD_RESET_RATE_LIMIT = envint("CAREDESK_PASSWORD_RESET_RATE_LIMIT", 3)
+PASSWORD_RESET_RATE_WINDOW = envint("CAREDESK_PASSWORD_RESET_RATE_WINDOW", 3600)
 
 # REST API (/api/v1/, caredesk/api/). Requests per API_RATE_WINDOW seconds, counted per
 # token (or signed-in user) and per client address; over the limit the answer is 429 with

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
@@ -10,6 +12,13 @@ from caredesk.core.clients import client_address
 from caredesk.outbox.services import enqueue_email
 
 from .models import User
+
+
+def account_key(value: str) -> str:
+    """An email address as the sign-in finds its account, for counting attempts per
+    account: Django's username field applies NFKC first (a full-width letter is the plain one), so a
+    count kept on the raw text would give each look-alike spelling a fresh allowance."""
+    return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
 class RateLimitedLoginForm(AuthenticationForm):
@@ -27,7 +36,7 @@ class RateLimitedLoginForm(AuthenticationForm):
     }
 
     def clean(self):
-        email = (self.data.get("username") or "").strip().lower()
+        email = account_key(self.data.get("username") or "")
         address = client_address(self.request) if self.request else ""
         limit, window = settings.LOGIN_RATE_LIMIT, settings.LOGIN_RATE_WINDOW
         within = ratelimit.hit("login-email", email, limit=limit, window=window)
@@ -50,6 +59,28 @@ class OutboxPasswordResetForm(PasswordResetForm):
     who only ever wrote by email or through the widget set their first password this
     way to reach their tickets in the portal. Deactivated accounts stay excluded.
     """
+
+    error_messages = {
+        "rate_limited": "Too many reset requests. Wait an hour, or check your spam folder "
+        "for the mail we sent.",
+    }
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        """Limited per address and per client, so the form cannot be used to flood a
+        mailbox. The same answer whether the address has an account or not."""
+        cleaned = super().clean()
+        email = account_key(cleaned.get("email") or "")
+        address = client_address(self.request) if self.request else ""
+        limit, window = settings.PASSWORD_RESET_RATE_LIMIT, settings.PASSWORD_RESET_RATE_WINDOW
+        within = ratelimit.hit("reset-email", email, limit=limit, window=window)
+        within = ratelimit.hit("reset-ip", address, limit=limit * 5, window=window) and within
+        if not within:
+            raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
+        return cleaned
 
     def get_users(self, email):
         return User.objects.by_email(email).filter(is_active=True)

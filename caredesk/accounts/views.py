@@ -8,6 +8,14 @@ from .forms import OutboxPasswordResetForm, RateLimitedLoginForm
 # ("Password reset on 127.0.0.1:8000"); use the configured name instead.
 _reset_context = {"site_url": settings.SITE_URL, "site_name": settings.SITE_NAME}
 
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with the request handed to the form for its rate limit."""
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
 urlpatterns = [
     path(
         "login/",
@@ -19,7 +27,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        PasswordResetView.as_view(
             form_class=OutboxPasswordResetForm,
             extra_email_context=_reset_context,
             email_template_name="registration/password_reset_email.txt",

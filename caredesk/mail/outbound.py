@@ -155,7 +155,10 @@ def _failed(row: PendingAcknowledgement) -> None:
 
 def _acknowledge(ticket: Ticket, in_reply_to: str) -> None:
     """Tell the requester we have their request and what happens next, unless the
-    per-address cap on automatic mail says enough."""
+    per-address cap on automatic mail says enough. The requester alone: the people
+    copied hear the agents' answers, but an automatic answer to every address a
+    stranger's mail names would let anyone send through the desk, the cap counting one
+    address a mail."""
     address = ticket.requester.email
     if ticket.status in (Status.SOLVED, Status.CLOSED) or not within_auto_reply_cap(address):
         return  # nothing to announce any more (spam closed at once), or enough said
@@ -169,9 +172,8 @@ def _acknowledge(ticket: Ticket, in_reply_to: str) -> None:
         "mail/acknowledgement.txt",
         {"ticket": ticket, "site_url": settings.SITE_URL, "site_name": settings.SITE_NAME},
     )
-    to, cc = _recipients(ticket)
     enqueue_email(
-        to, tagged_subject(ticket), body, cc=cc, headers=headers, ref=f"ticket:{ticket.pk}"
+        [address], tagged_subject(ticket), body, headers=headers, ref=f"ticket:{ticket.pk}"
     )
     insert(ThreadIndex(message_id=message_id, ticket=ticket, outbound=True))
     insert(AutoReplyLog(address=address))

@@ -110,6 +110,19 @@ def test_the_limit_counts_an_email_in_any_case(client, alice, login_url, setting
     assert RATE_LIMITED in response.content.decode()
 
 
+def test_the_limit_counts_look_alike_spellings_of_an_email(client, alice, login_url, settings):
+    """Full-width letters sign in as the plain ones (Django normalizes with NFKC), so they
+    count against the same account."""
+    settings.LOGIN_RATE_LIMIT = 3
+    for email in ("\uff41lice@acme.test", "alice@\uff41cme.test", "ALICE@ACME.TEST"):
+        _sign_in(client, login_url, email, "guess")
+
+    response = _sign_in(client, login_url, "\uff41lice@acme.test", PASSWORD)
+
+    assert RATE_LIMITED in response.content.decode()
+    assert SESSION_KEY not in client.session
+
+
 def test_the_limit_on_one_email_does_not_lock_out_another(client, alice, bob, login_url, settings):
     settings.LOGIN_RATE_LIMIT = 3
     for _ in range(settings.LOGIN_RATE_LIMIT + 1):

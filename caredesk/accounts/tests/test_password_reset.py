@@ -132,3 +132,23 @@ def test_a_requester_who_only_wrote_by_email_can_set_a_first_password(client, db
     User.objects.create_user("mailer@acme.test", None)
     client.post("/accounts/password-reset/", {"email": "mailer@acme.test"})
     assert OutboundEmail.objects.filter(to=["mailer@acme.test"]).count() == 1
+
+
+def test_reset_requests_are_limited_per_address(client, alice, bob, settings):
+    settings.PASSWORD_RESET_RATE_LIMIT = 2
+    for email in (alice.email, alice.email.upper()):
+        assert _ask_for_reset(client, email).status_code == 302
+    response = _ask_for_reset(client, alice.email)
+    assert response.status_code == 200
+    assert "Too many reset requests" in response.content.decode()
+    assert OutboundEmail.objects.filter(to=[alice.email]).count() == 2
+    # Someone else's address is counted apart, and an unknown one alike (no account is
+    # revealed by being limited or not).
+    assert _ask_for_reset(client, bob.email).status_code == 302
+    assert OutboundEmail.objects.filter(to=[bob.email]).count() == 1
+
+
+def test_reset_requests_are_limited_per_client_address(client, db, settings):
+    settings.PASSWORD_RESET_RATE_LIMIT = 1  # five per client address
+    answers = [_ask_for_reset(client, f"nobody{i}@acme.test").status_code for i in range(6)]
+    assert answers == [302] * 5 + [200]

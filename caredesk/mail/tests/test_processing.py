@@ -216,6 +216,16 @@ def test_a_sender_address_longer_than_any_mail_address_is_quarantined_saying_so(
     assert not Ticket.objects.exists() and not User.objects.filter(email=sender).exists()
 
 
+def test_the_acknowledgement_goes_to_the_sender_alone():
+    """A mail naming fifty addresses makes one automatic answer, to its sender: the
+    desk is no relay for whoever writes to it (the people copied get agents' answers)."""
+    victims = ", ".join(f"v{i}@victims.test" for i in range(50))
+    first = deliver(build(sender="spammer@throwaway.test", cc=victims))
+    assert len(first.ticket.cc) == 50
+    ack = OutboundEmail.objects.get()
+    assert ack.to == ["spammer@throwaway.test"] and ack.cc == []
+
+
 def test_cc_people_are_copied_and_may_reply():
     first = deliver(build(cc="carol@acme.test"))
     assert first.ticket.cc == ["carol@acme.test"]
