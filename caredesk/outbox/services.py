@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from caredesk.core import writes
 from caredesk.lib.rows import Query, insert
+from caredesk.lib.text import one_line
 
 from .models import Delivery, DeliveryStatus, OutboundEmail, WebhookDelivery, WebhookEndpoint
 from .transports import TransportError
@@ -43,7 +44,12 @@ def enqueue_email(
     """Queue a message; call it inside the transaction of the change that causes it."""
     return insert(
         OutboundEmail(
-            to=to, cc=cc or [], subject=subject, body=body, headers=headers or {}, ref=ref
+            to=to,
+            cc=cc or [],
+            subject=one_line(subject),
+            body=body,
+            headers=headers or {},
+            ref=ref,
         )
     )
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from caredesk.accounts.models import User
 from caredesk.core import writes
 from caredesk.lib.rows import insert, insert_values, update
+from caredesk.lib.text import one_line
 
 from . import search, signals
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
@@ -241,7 +242,7 @@ def create_ticket(
     """Open a ticket. The first message is the description (``body``, or the guided
     fields when the intake form had no free text). ``acknowledge=False`` when the intake
     forbids an automatic answer (loop protection)."""
-    subject = subject.strip()
+    subject = one_line(subject)
     if not subject:
         raise TransitionError("A ticket needs a subject.")
     if channel not in CHANNELS:

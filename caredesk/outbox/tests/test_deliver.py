@@ -109,6 +109,16 @@ def test_it_sends_what_is_due_and_marks_it_sent(db):
     assert email.last_error == ""
 
 
+def test_a_subject_with_a_line_break_is_sent_on_one_line(db):
+    """Python refuses a header with a line break: such a row would fail every attempt."""
+    email = enqueue_email(["alice@acme.test"], "Re: [#12] Cannot\r\nadd", "We fixed it.")
+
+    assert deliver_due() == 1
+
+    assert mail.outbox[0].subject == "Re: [#12] Cannot add"
+    assert _reload(email).status == DeliveryStatus.SENT
+
+
 def test_it_sends_each_row_once(db):
     _email()
     assert deliver_due() == 1

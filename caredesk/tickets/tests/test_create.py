@@ -37,3 +37,21 @@ def test_it_refuses_empty_subject(alice):
     with pytest.raises(lifecycle.TransitionError, match="subject"):
         lifecycle.create_ticket(requester=alice, subject="  ", channel=Channel.PORTAL)
     assert not Ticket.objects.exists()
+
+
+def test_a_subject_is_one_line_whatever_the_channel_sent(alice):
+    """A line break in a subject would be refused in every mail header of the ticket
+    (its acknowledgement and answers would never leave): it becomes a space, as every
+    other control character and run of white space does."""
+    ticket = lifecycle.create_ticket(
+        requester=alice,
+        subject="  Cannot\r\nBcc: x@evil.test\tadd\x00 a  volunteer \u2028",
+        channel=Channel.PORTAL,
+    )
+    assert ticket.subject == "Cannot Bcc: x@evil.test add a volunteer"
+
+
+def test_a_subject_of_white_space_and_controls_only_is_refused(alice):
+    with pytest.raises(lifecycle.TransitionError, match="needs a subject"):
+        lifecycle.create_ticket(requester=alice, subject="\r\n\t\x00 ", channel=Channel.PORTAL)
+    assert not Ticket.objects.exists()

@@ -1,0 +1,16 @@
+"""Small text rules shared by the apps."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def one_line(text: str) -> str:
+    """``text`` as a single line: control characters (line breaks, tabs, NUL…) and runs
+    of white space become one space, and the ends are trimmed. For a subject: it goes
+    into mail headers, where a line break is refused (and would fail every delivery of
+    the ticket's mail), and into one-line lists."""
+    if text.isprintable():  # the usual case: no control character to replace
+        return " ".join(text.split())
+    spaced = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(spaced.split())
