@@ -13,6 +13,7 @@ person to deal with, and each poll logs how many there are.
 
 from __future__ import annotations
 
+import email.message
 import logging
 import os
 import ssl
@@ -40,12 +41,16 @@ class MailboxConfigError(Exception):
 
 
 class RawMailMessage(MailMessage):
-    """imap-tools (1.16) parses the fetched RFC 822 bytes into ``.obj`` and keeps no copy;
-    ``.obj.as_bytes()`` would be a re-serialization. Keep the bytes exactly as fetched."""
+    """The bytes exactly as fetched, and nothing parsed. imap-tools (1.16) parses every
+    fetched message into ``.obj`` and keeps no copy of its bytes (``.obj.as_bytes()``
+    would be a re-serialization). And the standard library's parser raises on some
+    messages (``RecursionError`` on MIME parts nested a thousand deep) before we could
+    store them: such a message would stay unseen, and stop its mailbox for good. Only
+    ``.raw`` and ``.uid`` are used here; the worker parses, and survives any message."""
 
     def __init__(self, fetch_data: list) -> None:
-        super().__init__(fetch_data)
-        self.raw: bytes = self._get_message_data_parts(fetch_data)[0]
+        self.raw, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
+        self.obj = email.message.Message()  # unused: nothing here reads headers
 
 
 def password_for(mailbox: Mailbox) -> str:

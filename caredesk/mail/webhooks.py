@@ -91,7 +91,12 @@ class MailgunInboundView(MailgunInboundWebhookView):
 
         post = QueryDict(mutable=True)
         for name, value in fields:
-            post.appendlist(name, value.decode("utf-8", "replace"))
+            # anymail parses the message it is given before our receiver stores it, and
+            # the standard library's parser raises on some (RecursionError on MIME parts
+            # nested a thousand deep): a 500, and after Mailgun's retries, mail lost.
+            # The message is stored from its exact bytes and parsed by the worker, which
+            # survives any message; anymail gets an empty one.
+            post.appendlist(name, "" if name == RAW_FIELD else value.decode("utf-8", "replace"))
         request.POST = post  # what anymail reads, instead of Django's size-limited parse
         request.caredesk_raw_mime = raw
         return super().post(request, *args, **kwargs)

@@ -51,6 +51,21 @@ def build(
     return msg.as_bytes()
 
 
+def deeply_nested(depth: int = 1000) -> bytes:
+    """A small message (~70 KB) whose MIME parts nest ``depth`` deep: the standard
+    library's parser raises RecursionError on it."""
+    raw = (
+        b"From: Bob <bob@bethel.test>\r\nTo: support@desk.test\r\nSubject: deep\r\n"
+        b"Message-ID: <deep@bethel.test>\r\nMIME-Version: 1.0\r\n"
+    )
+    for i in range(depth):
+        raw += b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+    raw += b"Content-Type: text/plain\r\n\r\nPlease help, the export fails.\r\n"
+    for i in reversed(range(depth)):
+        raw += b"--b%d--\r\n" % i
+    return raw
+
+
 def deliver(raw: bytes, *, to: tuple[str, ...] = (SUPPORT,)) -> InboundMessage:
     """Store and process one message the way the worker does (acknowledgement included)."""
     from caredesk.mail.outbound import compose_acknowledgements

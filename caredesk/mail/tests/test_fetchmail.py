@@ -17,7 +17,7 @@ from imap_tools import AND
 from caredesk.mail import intake
 from caredesk.mail.choices import Transport
 from caredesk.mail.models import Mailbox
-from caredesk.mail.tests.factories import ledger
+from caredesk.mail.tests.factories import deeply_nested, ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,21 @@ def test_it_stores_unseen_mail_byte_exact_in_arrival_order_and_marks_it_seen(ima
     deliver(account, later)
     call_command("fetchmail", "--once")
     assert stored() == [first, latin1, third, later]
+
+
+def test_a_message_the_standard_parser_cannot_parse_does_not_stop_the_mailbox(imap_account):
+    account = imap_account()
+    deep, after = deeply_nested(), eml("Arrived after the deep one")
+    deliver(account, deep, after)
+    mailbox = mailbox_for(account)
+
+    call_command("fetchmail", "--once")
+
+    assert stored() == [deep, after]
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == ""
+    with account.client() as client:
+        assert client.uids(AND(seen=False)) == []
 
 
 def test_it_moves_fetched_mail_to_move_to_creating_the_folder(imap_account):

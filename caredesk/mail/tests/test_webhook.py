@@ -22,7 +22,7 @@ import pytest
 from django.test import Client
 
 from caredesk.mail.choices import Transport
-from caredesk.mail.tests.factories import ledger
+from caredesk.mail.tests.factories import deeply_nested, ledger
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +121,14 @@ def test_it_stores_the_message_from_a_signed_urlencoded_post(client):
     assert row.mailbox == "Mailgun"
     assert row.envelope_from == "bob@bethel.test"
     assert row.envelope_to == ["support@desk.test"]
+
+
+def test_a_message_the_standard_parser_cannot_parse_is_stored_byte_exact(client):
+    raw = deeply_nested()
+    response = post_urlencoded(client, mailgun_fields(raw))
+
+    assert response.status_code == 200
+    assert bytes(ledger().get().raw) == raw
 
 
 def test_it_stores_8bit_mime_with_an_attachment_byte_exact_from_multipart(client):
