@@ -374,14 +374,14 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
         "body_html": parsed.html,
         "quoted": quoted,
     }
-    role = threading.participation(match.ticket, sender) if match else None
+    role = None
+    if match:
+        proven = match.reason != Reason.SUBJECT_TAG  # it had a mail of the thread
+        role = threading.participation(match.ticket, sender, proven=proven)
     if match and role:
         if role == "colleague":
             lifecycle.copy_person(
-                match.ticket,
-                sender,
-                by=author,
-                reason="replied as a member of the requester's organization",
+                match.ticket, sender, by=author, reason="replied as the requester's colleague"
             )
         why = {"reason": f"email threaded by {Reason(match.reason).label}", "ledger": inbound.pk}
         message = lifecycle.requester_reply(

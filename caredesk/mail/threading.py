@@ -34,14 +34,51 @@ class Match:
     reason: str
 
 
-def participation(ticket: Ticket, address: str) -> str | None:
+# Mailbox providers whose users share a domain without being colleagues.
+PUBLIC_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "gmx.com",
+        "gmx.net",
+        "gmx.de",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.com",
+        "yandex.ru",
+        "zoho.com",
+        "fastmail.com",
+    }
+)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def participation(ticket: Ticket, address: str, *, proven: bool = False) -> str | None:
     """How ``address`` takes part in the ticket's conversation, or None for a stranger.
 
-    "colleague": an active member of the ticket's organization, when that organization
-    shares its tickets: someone who may read the ticket in the portal anyway, answering
-    in the thread as teams do. Not anyone at the requester's mail domain: that would let
-    a stranger with an address there join any ticket by its number (``[#N]``), and be
-    copied on every answer."""
+    "colleague": an active member of the ticket's organization when it shares its
+    tickets (someone who may read it in the portal anyway); or, when the mail
+    ``proven`` it had a mail of this thread (it came to the ticket's signed reply
+    address, or answers a Message-ID of the thread), someone at the requester's own
+    mail domain (not a public mailbox provider's): a colleague the thread was forwarded
+    to, answering in it as teams do. Never by the domain alone: a ticket's ``[#N]`` tag
+    is guessable, and a stranger there would join any ticket and be copied on every
+    answer."""
     address = addresses.normalize(address)
     requester = ticket.requester.email.lower()
     if address == requester:
@@ -49,15 +86,17 @@ def participation(ticket: Ticket, address: str) -> str | None:
     if address in ticket.cc:
         return "copied"
     user = User.objects.find(address)
-    if user is None or not user.is_active:
-        return None
-    if user.is_agent:
-        return "agent"
-    if (
-        ticket.organization_id is not None
-        and user.organization_id == ticket.organization_id
-        and user.organization.shared_tickets
-    ):
+    if user is not None and user.is_active:
+        if user.is_agent:
+            return "agent"
+        if (
+            ticket.organization_id is not None
+            and user.organization_id == ticket.organization_id
+            and user.organization.shared_tickets
+        ):
+            return "colleague"
+    domain = _domain(address)
+    if proven and domain == _domain(requester) and domain not in PUBLIC_DOMAINS:
         return "colleague"
     return None
 
