@@ -150,3 +150,15 @@ def test_a_move_holds_a_bounded_amount_of_mail_in_memory(db):
     assert spool.move(max_bytes=len(big) * 2) == 2  # two fit
     assert spool.move(max_bytes=10) == 1  # at least one, however big
     assert InboundMessage.objects.count() == 3 and spool.count() == 0
+
+
+@sqlite_only
+def test_spool_and_ledger_commits_reach_the_disk_before_they_return(db):
+    """FULL: the log is synced at each commit, so neither the spool's row behind a "250"
+    nor the ledger row that replaces it can be lost to a power cut (NORMAL syncs only at
+    checkpoints)."""
+    full = 2
+    assert spool._db().execute("PRAGMA synchronous").fetchone()[0] == full
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == full
