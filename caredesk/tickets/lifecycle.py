@@ -185,13 +185,16 @@ def _writes() -> transaction.Atomic:
     return transaction.atomic(savepoint=False)
 
 
-def _save(ticket: Ticket, *fields: str) -> None:
+def _save(ticket: Ticket, *fields: str, **expected) -> int:
     ticket.updated_at = timezone.now()
-    update(ticket, [*fields, "updated_at"])
+    return update(ticket, [*fields, "updated_at"], **expected)
 
 
 def _set_status(ticket: Ticket, actor: User | None, to: str, **data) -> None:
-    """Move to ``to`` and stamp the SLA timestamps; callers have checked the rule."""
+    """Move to ``to`` and stamp the SLA timestamps; callers have checked the rule against
+    ``ticket`` as they read it. The write holds only while the row still has that status:
+    if someone else moved the ticket meanwhile (two agents, a solve and a close), this
+    one is refused, so a decision is never made on a state that is gone."""
     previous = ticket.status
     if previous == to:
         return
@@ -207,7 +210,12 @@ def _set_status(ticket: Ticket, actor: User | None, to: str, **data) -> None:
     elif previous == Status.SOLVED:
         ticket.solved_at = None  # reopened: the next solve is what counts
         fields.append("solved_at")
-    _save(ticket, *fields)
+    if not _save(ticket, *fields, status=previous):
+        ticket.refresh_from_db()
+        raise TransitionError(
+            f"Ticket #{ticket.pk} changed meanwhile: it is "
+            f"{Status(ticket.status).label.lower()} now. Reload it and try again."
+        )
     _status_event(ticket, actor, previous, to, **data)
 
 
@@ -474,10 +482,14 @@ def agent_reply(
         raise TransitionError("The message is empty.")
     if ticket.is_final:
         raise TransitionError(f"Ticket #{ticket.pk} is closed; open a follow-up instead.")
+    if status is not None and status not in Status.values:
+        raise TransitionError(f"Unknown status {status!r}.")
+    if status == Status.NEW:
+        raise TransitionError("Use reassignment to return a ticket to the queue.")
     if status and status != ticket.status and status not in AGENT_TRANSITIONS[ticket.status]:
         raise TransitionError(_refusal(ticket, status))
     validate_uploads(uploads)
-    if not internal:
+    if not internal or status:  # a status set with a note too: as change_status does
         ticket = _ensure_claimed(ticket, agent)
     message = _add_message(
         ticket, agent, body, internal=internal, channel=Channel.AGENT, uploads=uploads

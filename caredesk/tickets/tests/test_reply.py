@@ -122,3 +122,31 @@ def test_a_value_longer_than_the_timeline_column_is_kept_whole_in_the_event(tick
     assert len(event.to_value) == 250 and event.to_value.endswith("…")
     assert address.startswith(event.to_value[:-1])
     assert event.data["to_value"] == address
+
+
+def test_a_reply_whose_status_was_overtaken_changes_nothing(ticket, agent, agent2):
+    lifecycle.claim(ticket, agent)
+    seen = Ticket.objects.get(pk=ticket.pk)  # open
+    lifecycle.change_status(Ticket.objects.get(pk=ticket.pk), Status.SOLVED, by=agent2)
+    with pytest.raises(lifecycle.TransitionError, match="changed meanwhile: it is solved now"):
+        lifecycle.agent_reply(seen, agent, "Could you send a screenshot?", status=Status.ON_HOLD)
+    assert ticket.messages.count() == 1  # the reply is not kept without its status
+    ticket.refresh_from_db()
+    assert ticket.status == Status.SOLVED
+
+
+@pytest.mark.parametrize("internal", [False, True])
+def test_a_reply_cannot_set_new(ticket, agent, internal):
+    with pytest.raises(lifecycle.TransitionError, match="reassignment"):
+        lifecycle.agent_reply(ticket, agent, "Back you go", internal=internal, status=Status.NEW)
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.assignee, ticket.messages.count()) == (Status.NEW, None, 1)
+
+
+def test_a_note_that_sets_a_status_claims_the_ticket_as_a_status_change_does(ticket, agent):
+    lifecycle.agent_reply(
+        ticket, agent, "Known bug, waiting on the fix", internal=True, status=Status.ON_HOLD
+    )
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.assignee) == (Status.ON_HOLD, agent)
+    assert ticket.first_response_at is None  # a note is still no response

@@ -4,7 +4,7 @@ import pytest
 
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import EventKind, Status
-from caredesk.tickets.models import Event
+from caredesk.tickets.models import Event, Ticket
 
 ALL = [s.value for s in Status]
 
@@ -97,3 +97,20 @@ def test_requester_cannot_solve_a_closed_ticket(ticket, alice, agent):
     _walk_to(ticket, Status.CLOSED, agent)
     with pytest.raises(lifecycle.TransitionError, match="closed"):
         lifecycle.mark_solved_by_requester(ticket, alice)
+
+
+def test_a_move_decided_on_a_status_that_is_gone_is_refused(ticket, agent, agent2):
+    """Agent 2 read the ticket solved; agent 1 closed it meanwhile: 2's reopening must
+    not land on the closed ticket (a closed ticket never changes)."""
+    _walk_to(ticket, Status.SOLVED, agent)
+    seen_by_agent2 = Ticket.objects.get(pk=ticket.pk)
+    lifecycle.change_status(Ticket.objects.get(pk=ticket.pk), Status.CLOSED, by=agent)
+
+    with pytest.raises(lifecycle.TransitionError, match="changed meanwhile: it is closed now"):
+        lifecycle.change_status(seen_by_agent2, Status.OPEN, by=agent2)
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED
+    moves = Event.objects.filter(ticket=ticket, kind=EventKind.STATUS)
+    assert list(moves.values_list("to_value", flat=True).order_by("id"))[-1] == Status.CLOSED
+    assert seen_by_agent2.status == Status.CLOSED  # the caller's copy shows what is
