@@ -78,6 +78,8 @@ def _read_json[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> B
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         raise ApiProblem(400, "The body is not valid JSON.") from None
+    except RecursionError:  # arrays nested deeper than any request of ours needs
+        raise ApiProblem(400, "The body's JSON is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ValidationError(
             [{"loc": ["body"], "msg": "The body must be a JSON object.", "type": "dict_type"}]

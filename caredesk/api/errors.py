@@ -15,7 +15,13 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
@@ -208,6 +214,17 @@ def _on_unreadable(request, exc: Exception) -> HttpResponse:
     return problem_response(request, 400, "The multipart body cannot be read.")
 
 
+def _on_suspicious(request, exc: SuspiciousOperation) -> HttpResponse:
+    # Django's own limits on what a multipart request may carry, and its other refusals.
+    if isinstance(exc, TooManyFilesSent):
+        detail = f"Too many files: attach at most {settings.ATTACHMENTS_PER_MESSAGE}."
+    elif isinstance(exc, TooManyFieldsSent):
+        detail = "The form has too many fields."
+    else:
+        detail = "The request was refused as malformed."
+    return problem_response(request, 400, detail)
+
+
 def on_unexpected(request, exc: Exception) -> HttpResponse:
     """The 500: logged with its traceback here, nothing of it in the answer."""
     logger.exception("API error on %s %s", request.method, request.path, exc_info=exc)
@@ -226,6 +243,7 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(TransitionError, _on_transition)
     api.add_exception_handler(NotPermitted, _on_not_permitted)
     api.add_exception_handler(ClaimConflict, _on_claim_conflict)
+    api.add_exception_handler(SuspiciousOperation, _on_suspicious)
     api.add_exception_handler(RequestDataTooBig, _on_too_big)
     api.add_exception_handler(MultiPartParserError, _on_unreadable)
     api.add_exception_handler(UnreadablePostError, _on_unreadable)

@@ -14,3 +14,12 @@ def one_line(text: str) -> str:
         return " ".join(text.split())
     spaced = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     return " ".join(spaced.split())
+
+
+def as_number(text: str, *, digits: int = 18) -> int | None:
+    """The number ``text`` spells in at most ``digits`` ASCII digits (18: it fits a
+    64-bit key); None for anything else. Not ``str.isdigit()``: it accepts "²", which
+    ``int()`` refuses, and no length, where a 30-digit key overflows the database."""
+    if text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None

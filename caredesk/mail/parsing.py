@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from email.message import Message
 from urllib.parse import unquote_to_bytes
 
+from caredesk.lib.text import as_number
+
 from . import loops
 from .charsets import b64decode_lenient, decode_bytes, decode_header, unescape, unfold
 from .text import (
@@ -226,7 +228,7 @@ def _param_items(items: list[str]) -> tuple[str, dict[str, str]]:
             base, _, rest = name.partition("*")
             encoded = rest.endswith("*") or rest == ""
             idx = rest.rstrip("*")
-            ext.setdefault(base, {})[int(idx) if idx.isdigit() else 0] = (encoded, val)
+            ext.setdefault(base, {})[as_number(idx) or 0] = (encoded, val)
         else:
             plain.setdefault(name, val)
     for base, segments in ext.items():

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from caredesk.lib.text import as_number
 from caredesk.tickets.decorators import manager_required
 
 from .choices import Outcome, State
@@ -32,12 +33,12 @@ def ledger(request: HttpRequest) -> HttpResponse:
         # Senders are stored lower-case: exact matches, so each term reads its index
         # (``__iexact`` compiles to LIKE on SQLite, which reads the whole ledger).
         match = Q(message_id=q.strip("<>")) | Q(sender=q.lower())
-        if number.isdigit():
-            match |= Q(ticket_id=int(number)) | Q(pk=int(number))
+        if (n := as_number(number)) is not None:
+            match |= Q(ticket_id=n) | Q(pk=n)
         rows = rows.filter(match)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
+    before = as_number(request.GET.get("before", ""))
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
     page = list(rows[: PAGE + 1])
     context = {
         "rows": page[:PAGE],

@@ -28,6 +28,7 @@ from caredesk.api.errors import TRANSITION_REFUSED, ApiProblem, forbidden, inval
 from caredesk.api.openapi import request_body
 from caredesk.api.pagination import decode_cursor, encode_cursor, next_link
 from caredesk.core.writes import one_writer
+from caredesk.lib.text import as_number
 
 from . import access, lifecycle, queues
 from .choices import Category, Channel, EventKind, MessageKind, Priority, Status
@@ -436,9 +437,10 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         tickets = tickets.filter(status=filters.status)
     position = decode_cursor(filters.cursor, "tickets")
     if position:
-        if not position.isdigit() or len(position) > 18:
+        before = as_number(position)
+        if before is None:
             raise invalid(["query", "cursor"], "Not a cursor of this list.")
-        tickets = tickets.filter(pk__lt=int(position))
+        tickets = tickets.filter(pk__lt=before)
     rows = list(
         tickets.select_related("requester", "assignee", "organization").order_by("-id")[
             : filters.limit + 1

@@ -16,6 +16,7 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 
 from caredesk.accounts.models import User
+from caredesk.lib.text import as_number
 
 from . import search
 from .choices import Status
@@ -101,16 +102,17 @@ def encode_solved_cursor(solved_at: dt.datetime, pk: int) -> str:
 
 def decode_solved_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
     micros, sep, pk = cursor.partition("_")
-    if not sep or not micros.isdigit() or not pk.isdigit():
+    moment, number = as_number(micros), as_number(pk)
+    if not sep or moment is None or number is None:
         return None
     try:
-        return _EPOCH + int(micros) * _MICROSECOND, int(pk)
+        return _EPOCH + moment * _MICROSECOND, number
     except OverflowError:
         return None
 
 
 def decode_id_cursor(cursor: str) -> int | None:
-    return int(cursor) if cursor.isdigit() and len(cursor) < 19 else None
+    return as_number(cursor)
 
 
 # ---------------------------------------------------------------- pages

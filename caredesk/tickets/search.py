@@ -16,6 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from caredesk.lib.rows import Query, Update, insert_values
+from caredesk.lib.text import as_number
 
 from .models import SearchDocument, Ticket
 
@@ -82,10 +83,9 @@ def matching_ids_sql(query: str) -> tuple[str, list[str]] | None:
 
 def _by_number(tickets: QuerySet[Ticket], query: str) -> QuerySet[Ticket] | None:
     """``#123`` or ``123``: ticket 123, if ``tickets`` holds it."""
-    number = query.lstrip("#")
-    # isdecimal, not isdigit: "²" is a digit that int() refuses.
-    if number.isdecimal():
-        by_number = tickets.filter(pk=int(number))
+    number = as_number(query.lstrip("#"))
+    if number is not None:
+        by_number = tickets.filter(pk=number)
         if by_number.exists():
             return by_number
     return None

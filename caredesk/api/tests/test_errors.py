@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
+import pytest
+
+from caredesk.api.errors import VALIDATION
 from caredesk.tickets import access
+from caredesk.tickets.models import Ticket
 
 from .conftest import BASE, assert_problem
 
@@ -59,3 +64,55 @@ def test_problems_name_the_request_path(api, bob, ticket):
     body = assert_problem(response, 404)
     assert body["instance"] == f"{BASE}/tickets/{ticket.number}"
     assert body["detail"] == "No such ticket"
+
+
+def _raw_post(api, path: str, body: bytes, content_type: str, as_):
+    return api.client.post(BASE + path, body, content_type=content_type, headers=api.headers(as_))
+
+
+@pytest.mark.parametrize("path", ["/tickets", "/tickets/{n}/messages", "/tickets/{n}/reopen"])
+def test_json_nested_past_the_parsers_depth_is_a_400(api, alice, ticket, path):
+    body = b'{"subject": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # 200 KB: under the limit
+    response = _raw_post(api, path.format(n=ticket.pk), body, "application/json", alice)
+    assert "nested too deeply" in assert_problem(response, 400)["detail"]
+
+
+def _multipart(fields: int, files: int) -> bytes:
+    parts = [(b'name="subject"', b"Hi"), (b'name="actual"', b"It fails")]
+    parts += [(b'name="f%d"' % i, b"v") for i in range(fields)]
+    parts += [(b'name="attachments"; filename="a%d.png"' % i, b"x") for i in range(files)]
+    body = b"".join(
+        b"--XyZ\r\nContent-Disposition: form-data; " + head + b"\r\n\r\n" + value + b"\r\n"
+        for head, value in parts
+    )
+    return body + b"--XyZ--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "files", "detail"),
+    [(1200, 0, "too many fields"), (0, 101, "Too many files")],
+)
+def test_more_form_fields_or_files_than_django_reads_is_a_400(api, alice, fields, files, detail):
+    body = _multipart(fields, files)
+    response = _raw_post(api, "/tickets", body, "multipart/form-data; boundary=XyZ", alice)
+    assert detail in assert_problem(response, 400)["detail"]
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize("position", ["²", "9" * 30])
+def test_a_forged_cursor_position_is_a_validation_problem(api, agent, ticket, position):
+    """ "²" passes str.isdigit() and fails int(); 30 digits overflow the database."""
+    forged = base64.urlsafe_b64encode(f"tickets|{position}".encode()).decode().rstrip("=")
+    response = api.get("/tickets", as_=agent, params={"cursor": forged})
+    assert_problem(response, 422, VALIDATION)
+
+
+@pytest.mark.parametrize(("queue", "position"), [("unclaimed", "²"), ("solved", "1_²")])
+def test_a_queue_cursor_with_a_forged_position_starts_from_the_top(
+    api, agent, ticket, queue, position
+):
+    forged = base64.urlsafe_b64encode(f"queue:{queue}|{position}".encode()).decode().rstrip("=")
+    response = api.get(f"/queues/{queue}", as_=agent, params={"cursor": forged})
+    assert response.status_code == 200
+    expected = [ticket.pk] if queue == "unclaimed" else []
+    assert [row["number"] for row in response.json()["items"]] == expected

@@ -99,3 +99,13 @@ def test_the_ledger_page_counts_the_quarantine_once_for_page_and_navigation(clie
     assert "<strong>1 quarantined</strong>" in page and "(1 quarantined)" in page
     counts = [q for q in queries if "COUNT" in q["sql"] and "mail_inboundmessage" in q["sql"]]
     assert len(counts) == 1
+
+
+@pytest.mark.parametrize("field", ["q", "before"])
+@pytest.mark.parametrize("value", ["²", "9" * 30])
+def test_a_ledger_search_by_a_number_that_is_none_shows_no_error(client, manager, field, value):
+    good = deliver(build(sender="rita@acme.test"))
+    client.login(username=manager.email, password=PASSWORD)
+    page = client.get("/agent/mail/", {field: value})
+    assert page.status_code == 200
+    assert (f"#{good.ticket_id}" in page.text) == (field == "before")

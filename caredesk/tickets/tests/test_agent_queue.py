@@ -353,3 +353,13 @@ def test_htmx_navigation_pushes_a_clean_url(agent_client, board):
     headers = {"HX-Request": "true", "HX-Boosted": "true", "HX-Target": "workspace"}
     response = agent_client.get(QUEUE_URL, params, headers=headers)
     assert response["HX-Push-Url"] == "/agent/?queue=open&channel=email"
+
+
+@pytest.mark.parametrize(
+    ("queue", "after"), [("unclaimed", "²"), ("solved", "1_²"), ("open", "9" * 30)]
+)
+def test_a_forged_after_starts_the_queue_from_the_top(agent_client, board, queue, after):
+    """ "²" passes str.isdigit() and fails int(); 30 digits overflow the database."""
+    response = agent_client.get(QUEUE_URL, {"queue": queue, "after": after})
+    assert response.status_code == 200
+    assert ids(response) == ids(agent_client.get(QUEUE_URL, {"queue": queue}))
