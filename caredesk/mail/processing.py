@@ -15,6 +15,7 @@ neighbours with it and is quarantined after ``MAX_INTERRUPTIONS``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -444,6 +445,34 @@ def _index(message_id: str, ticket: Ticket | None) -> None:
         insert(ThreadIndex(message_id=message_id[:998], ticket=ticket), ignore_conflicts=True)
 
 
+def _same_as_first(inbound: InboundMessage) -> bool:
+    """Whether ``inbound`` is the message first received under its Message-ID: the same
+    bytes, or the same body under other headers (one more ``Received:`` line on another
+    route, line ends an IMAP server rewrote). Scanners and broken mailers send one
+    Message-ID for every mail: those are different messages, and none may be lost."""
+    first = (
+        InboundMessage.objects.filter(message_id=inbound.message_id)
+        .exclude(pk=inbound.pk)
+        .exclude(outcome__in=(Outcome.DUPLICATE, ""))
+        .order_by("id")
+        .values_list("sha256", "raw")
+        .first()
+    )
+    if first is None:  # indexed by another way (a ticket's own message): as before
+        return True
+    sha256, raw = first
+    return sha256 == inbound.sha256 or _body_digest(bytes(raw)) == _body_digest(bytes(inbound.raw))
+
+
+def _body_digest(raw: bytes) -> str:
+    """The message after its header block, line ends made alike."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    ends = [(at, size) for at, size in ((crlf, 4), (lf, 2)) if at >= 0]
+    at, size = min(ends, default=(len(raw), 0))
+    body = raw[at + size :]
+    return hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()
+
+
 def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     """Our own mail coming back, or the same message delivered twice (IMAP and SMTP, or a
     retry): recorded in the ledger, applied once."""
@@ -452,6 +481,8 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
         if known is None:
             return False
         outbound, ticket_id = known
+        if not outbound and not _same_as_first(inbound):
+            return False  # another message under a reused Message-ID: applied as its own
         _outcome(inbound, Outcome.OWN_MAIL if outbound else Outcome.DUPLICATE)
         inbound.ticket_id = ticket_id
         return True

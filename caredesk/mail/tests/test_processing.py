@@ -132,6 +132,29 @@ def test_the_same_message_twice_is_stored_once():
     assert first.ticket.messages.count() == 1
 
 
+def test_the_same_message_by_another_route_is_a_duplicate():
+    """One more Received: line, and the line ends an IMAP server rewrote."""
+    raw = build()
+    first = deliver(raw)
+    again = deliver(
+        b"Received: from mx2.acme.test by desk; Fri, 27 Nov 2026\n" + raw.replace(b"\r\n", b"\n")
+    )
+    assert again.outcome == Outcome.DUPLICATE and again.ticket == first.ticket
+    assert Ticket.objects.count() == 1
+
+
+def test_another_message_under_a_reused_message_id_is_applied_as_its_own():
+    """Scanners and broken mailers send one Message-ID for every mail."""
+    first = deliver(build(message_id="<scan@printer.acme.test>", body="Scan 1 attached"))
+    other = deliver(build(message_id="<scan@printer.acme.test>", body="Scan 2 attached"))
+    stranger = deliver(
+        build(sender="bob@bethel.test", subject="Login", message_id="<scan@printer.acme.test>")
+    )
+    assert [first.outcome, other.outcome, stranger.outcome] == [Outcome.NEW_TICKET] * 3
+    assert len({first.ticket_id, other.ticket_id, stranger.ticket_id}) == 3
+    assert "Scan 2" in other.ticket.messages.get().body
+
+
 def test_out_of_office_is_recorded_but_neither_ticket_nor_reopen(agent):
     first = deliver(build())
     lifecycle.change_status(first.ticket, Status.PENDING, by=agent)
