@@ -87,8 +87,70 @@ def _read_json[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> B
     return Body(_validate(model, data, "body"), [], fingerprint(request, {"json": data}))
 
 
+class _FilePartCounter:
+    """The request's body stream, read through by Django's multipart parser, counting
+    the file parts the body declares on the way (a part whose headers name a filename).
+
+    Django's parser skips a file part it cannot take without a word: headers that are
+    not UTF-8 (RFC 7578 asks for UTF-8; some clients send Latin-1), a name that is
+    nothing once cleaned (".."). The ticket would be created without the screenshot and
+    a 201 say all is well. Counting what was declared lets the request be refused
+    instead, with nothing created. Part headers longer than ``HEADERS_MAX`` are not
+    counted (a missed count refuses nothing)."""
+
+    HEADERS_MAX = 8192
+
+    def __init__(self, stream, boundary: bytes) -> None:
+        self._stream = stream
+        self._delimiter = b"\r\n--" + boundary
+        self._window = len(self._delimiter) + self.HEADERS_MAX
+        self._pending = b"\r\n"  # the first delimiter of a body has no line end before it
+        self.declared = 0
+
+    def read(self, *args) -> bytes:
+        chunk = self._stream.read(*args)
+        self._count(chunk)
+        return chunk
+
+    def readline(self, *args) -> bytes:
+        line = self._stream.readline(*args)
+        self._count(line)
+        return line
+
+    def _count(self, chunk: bytes) -> None:
+        data, done = self._pending + chunk, 0
+        while (start := data.find(self._delimiter, done)) >= 0:
+            end = data.find(b"\r\n\r\n", start)
+            if end < 0:
+                break  # its headers go on in the next chunk
+            if b"filename" in data[start:end].lower():
+                self.declared += 1
+            done = end + 4
+        self._pending = data[max(done, len(data) - self._window) :]
+
+
+def _counting_file_parts(request: HttpRequest) -> _FilePartCounter | None:
+    """Put a counter in front of the body, unless it was parsed already (a session's
+    CSRF check reads the form first: our own pages, whose browsers send UTF-8)."""
+    boundary = request.content_params.get("boundary", "")
+    if hasattr(request, "_post") or not boundary:
+        return None
+    counter = _FilePartCounter(request._stream, boundary.encode("latin-1", "replace"))
+    request._stream = counter
+    return counter
+
+
 def _read_multipart[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> Body[T]:
+    counter = _counting_file_parts(request)
     fields = {key: request.POST.getlist(key) for key in request.POST}
+    received = sum(len(request.FILES.getlist(name)) for name in request.FILES)
+    if counter is not None and counter.declared > received:
+        lost = counter.declared - received
+        raise ApiProblem(
+            400,
+            f"{lost} of the {counter.declared} files sent could not be read: a file part's "
+            "headers must be UTF-8, and its name a real one (not “..”). Nothing was created.",
+        )
     # An empty form field means "not given" (browsers send every field of a form).
     data = {
         key: values[-1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from caredesk.conftest import PNG_BYTES, png_upload
 from caredesk.tickets.choices import Channel, EventKind, Status
 from caredesk.tickets.models import Attachment, Ticket
@@ -137,6 +139,45 @@ def test_a_broken_multipart_body_is_a_400(api, alice):
 
     assert_problem(response, 400)
     assert not Ticket.objects.exists()
+
+
+def _with_screenshot_named(filename: bytes) -> bytes:
+    parts = [
+        (b'name="subject"', b"Screenshot attached"),
+        (b'name="trying_to_do"', b"Export the volunteers"),
+        (b'name="actual"', b"It fails"),
+        (b'name="attachments"; filename="' + filename + b'"\r\nContent-Type: image/png', PNG_BYTES),
+    ]
+    body = b"".join(
+        b"--XyZ\r\nContent-Disposition: form-data; " + head + b"\r\n\r\n" + value + b"\r\n"
+        for head, value in parts
+    )
+    return body + b"--XyZ--\r\n"
+
+
+@pytest.mark.parametrize("filename", [b"capture d'\xe9cran.png", b".."])
+def test_a_file_the_multipart_parser_drops_is_a_400_and_nothing_is_created(api, alice, filename):
+    """Django's parser skips, without a word, a file part whose headers are not UTF-8
+    (Latin-1 from an old client) or whose name is nothing once cleaned."""
+    response = api.client.post(
+        f"{BASE}/tickets",
+        _with_screenshot_named(filename),
+        content_type="multipart/form-data; boundary=XyZ",
+        headers=api.headers(alice),
+    )
+    assert "1 of the 1 files sent could not be read" in assert_problem(response, 400)["detail"]
+    assert not Ticket.objects.exists() and not Attachment.objects.exists()
+
+
+def test_a_file_named_in_utf8_arrives(api, alice):
+    response = api.client.post(
+        f"{BASE}/tickets",
+        _with_screenshot_named("capture d'écran.png".encode()),
+        content_type="multipart/form-data; boundary=XyZ",
+        headers=api.headers(alice),
+    )
+    assert response.status_code == 201
+    assert Attachment.objects.get().filename == "capture d'écran.png"
 
 
 def test_another_media_type_is_a_415(api, alice):
