@@ -201,6 +201,9 @@ API_IDEMPOTENCY_TTL = envint("CAREDESK_API_IDEMPOTENCY_TTL", 24 * 3600)
 # Email channel
 CAREDESK_SUPPORT_ADDRESSES = envlist("CAREDESK_SUPPORT_ADDRESSES", "support@demo.caredesk.test")
 MAIL_MAX_BYTES = envint("CAREDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+# The name (authserv-id) the receiving mail server writes in Authentication-Results:
+# only its findings are trusted (mail/authentication.py). Empty: no sender is proven.
+MAIL_AUTHSERV_ID = envstr("CAREDESK_MAIL_AUTHSERV_ID", "")
 # SQLite only: the intake's own database file, beside the main one (caredesk/mail/spool.py
 # says why). On PostgreSQL, and when set to "", the intake writes the ledger directly.
 MAIL_SPOOL = envstr(

@@ -21,6 +21,7 @@ class Outcome(models.TextChoices):
     AUTO_REPLY = "auto_reply", "Automatic reply (recorded)"
     BOUNCE = "bounce", "Bounce (delivery failure)"
     OWN_MAIL = "own_mail", "Sent by caredesk itself (loop stopped)"
+    UNVERIFIED = "unverified", "From an agent's address, unverified (kept as a note)"
     QUARANTINED = "quarantined", "Quarantined"
 
 

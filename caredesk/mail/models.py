@@ -55,6 +55,10 @@ class InboundMessage(models.Model):
     # stopped mid-batch (see processing.process_pending), counted in ``interruptions``.
     leased_until = models.DateTimeField(null=True, blank=True)
     interruptions = models.PositiveSmallIntegerField(default=0)
+    # When a person sent it back to the queue from quarantine: it is then processed as it
+    # is, even if its sender's authentication failed (mail/authentication.py). Nullable,
+    # so that SQLite adds the column without rebuilding a table of every raw message.
+    released_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -103,6 +103,8 @@ class ParsedMail:
     # Tokens of X-Auto-Response-Suppress, lower-case (e.g. ["all"], ["oof", "autoreply"]):
     # the sender asks not to be auto-answered; see loops.may_auto_reply().
     auto_response_suppress: list[str] = field(default_factory=list)
+    # Authentication-Results headers, unfolded, newest first: see mail/authentication.py.
+    authentication_results: list[str] = field(default_factory=list)
 
 
 # Real Message-IDs are well under 100 characters; the database columns and their indexes
@@ -703,4 +705,7 @@ def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[st
         bounce=bounce,
         defects=[CONTROL.sub(" ", clean_text(d)) for d in dict.fromkeys(problems + st.defects)],
         auto_response_suppress=suppress,
+        authentication_results=[
+            CONTROL.sub(" ", unfold(v)) for v in hdrs.get("authentication-results", [])[:20]
+        ],
     )

@@ -42,7 +42,7 @@ from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind
 from caredesk.tickets.models import Message, Ticket
 
-from . import addresses, loops, outbound, quoting, spool, threading
+from . import addresses, authentication, loops, outbound, quoting, spool, threading
 from .choices import Outcome, Reason, State
 from .models import InboundMessage, ThreadIndex
 from .parse_ahead import ParseAhead
@@ -326,9 +326,15 @@ def _trace(exc: Exception) -> str:
 
 
 def retry(queryset) -> int:
-    """Put quarantined messages back in the queue (``caredesk mail retry``)."""
+    """Put quarantined messages back in the queue (``caredesk mail retry``), released: a
+    person looked at them, so a failed sender authentication no longer holds them."""
     return queryset.filter(state=State.QUARANTINED).update(
-        state=State.QUEUED, outcome="", error="", processed_at=None, interruptions=0
+        state=State.QUEUED,
+        outcome="",
+        error="",
+        processed_at=None,
+        interruptions=0,
+        released_at=timezone.now(),
     )
 
 
@@ -350,6 +356,16 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     if addresses.is_ours(sender):
         _outcome(inbound, Outcome.OWN_MAIL)
         return
+
+    authenticated = authentication.verdict(
+        parsed.authentication_results, sender, settings.MAIL_AUTHSERV_ID
+    )
+    if authenticated == authentication.FAIL and inbound.released_at is None:
+        raise Quarantine(
+            f"The domain of {sender} says this mail is not from it (DMARC failed, as "
+            f"{settings.MAIL_AUTHSERV_ID} found). If it is genuine, retry it: it is then "
+            "processed as it is."
+        )
 
     recipients = [*inbound.envelope_to, *parsed.to, *parsed.cc]
     match = threading.find_thread(
@@ -379,6 +395,9 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     if match:
         proven = match.reason != Reason.SUBJECT_TAG  # it had a mail of the thread
         role = threading.participation(match.ticket, sender, proven=proven)
+    if role == "agent" and authenticated != authentication.PASS and inbound.released_at is None:
+        _unverified(inbound, parsed, match, text, uploads)
+        return
     if match and role:
         if role == "colleague":
             lifecycle.copy_person(
@@ -499,6 +518,26 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     _outcome(inbound, Outcome.DUPLICATE)
     inbound.ticket_id, inbound.ticket_message_id = earlier
     return True
+
+
+def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, uploads) -> None:
+    """Mail from an agent's address that its domain did not prove theirs: anyone can
+    write an agent's address into From. Kept on the ticket for agents only, flagged, and
+    never sent to the requester nor counted as support's answer."""
+    sender = inbound.sender
+    verified_by = settings.MAIL_AUTHSERV_ID or "no trusted mail server (MAIL_AUTHSERV_ID)"
+    message = lifecycle.record_automatic_mail(
+        match.ticket,
+        kind=MessageKind.UNVERIFIED,
+        body=(
+            f"Mail from {sender}, an agent's address, that its domain did not prove to be "
+            f"theirs (checked by: {verified_by}). Not sent to the requester.\n\n"
+            f"{parsed.subject}\n\n{text}"
+        ),
+        message_id=parsed.message_id,
+        uploads=uploads,
+    )
+    _outcome(inbound, Outcome.UNVERIFIED, match.ticket, message, match.reason)
 
 
 def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:

@@ -41,6 +41,7 @@ class MessageKind(models.TextChoices):
     NOTE = "note", "Internal note"
     AUTO_REPLY = "auto_reply", "Automatic reply"  # e.g. out-of-office, recorded only
     BOUNCE = "bounce", "Delivery failure"  # a bounce of mail caredesk sent
+    UNVERIFIED = "unverified", "Unverified mail"  # from an agent's address, not proven theirs
 
 
 class EventKind(models.TextChoices):

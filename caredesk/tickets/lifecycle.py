@@ -589,9 +589,10 @@ def record_automatic_mail(
     message_id: str = "",
     uploads: Sequence[Upload] = (),
 ) -> Message:
-    """Keep an out-of-office reply or a bounce on the ticket, visible to agents only. It
-    never reopens the ticket nor counts as a reply (no loop, no false "customer replied")."""
-    if kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE):
+    """Keep an out-of-office reply, a bounce or an unverified mail on the ticket, visible
+    to agents only. It never reopens the ticket nor counts as a reply (no loop, no false
+    "customer replied")."""
+    if kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE, MessageKind.UNVERIFIED):
         raise TransitionError(f"{kind!r} is not an automatic mail kind.")
     with _writes():
         message = _add_message(

@@ -1,0 +1,114 @@
+"""Sender authentication: what the receiving server found (mail/authentication.py), and
+what processing does with it: an agent's address speaks as support only when proven,
+and mail its domain disowns waits in quarantine until a person releases it."""
+
+from __future__ import annotations
+
+import pytest
+
+from caredesk.mail.authentication import FAIL, NONE, PASS, verdict
+from caredesk.mail.choices import Outcome, State
+from caredesk.mail.processing import process_pending, retry
+from caredesk.outbox.models import OutboundEmail
+from caredesk.tickets.choices import MessageKind, Status
+
+from .factories import build, deliver, ledger
+
+SERVER = "mx.desk.test"
+
+
+@pytest.mark.parametrize(
+    ("header", "sender", "expected"),
+    [
+        (f"{SERVER}; dmarc=pass (p=reject) header.from=acme.test", "alice@acme.test", PASS),
+        (f"{SERVER}; dkim=pass header.d=acme.test header.s=s1", "alice@acme.test", PASS),
+        (f"{SERVER}; dkim=pass header.d=acme.test", "alice@eu.acme.test", PASS),
+        (f"{SERVER}; spf=pass smtp.mailfrom=bounces@acme.test", "alice@acme.test", PASS),
+        (
+            f"{SERVER}; dkim=pass header.d=evil.test; spf=pass smtp.mailfrom=x@evil.test",
+            "alice@acme.test",
+            NONE,
+        ),
+        (f"{SERVER}; dmarc=fail (p=reject) header.from=acme.test", "alice@acme.test", FAIL),
+        (f"{SERVER}; dmarc=fail header.from=other.test", "alice@acme.test", NONE),
+        (f"{SERVER} 1; spf=none; dkim=none; dmarc=none", "alice@acme.test", NONE),
+        (f"{SERVER}; none", "alice@acme.test", NONE),
+        # Comments and a quoted reason holding a ";" change nothing.
+        (
+            f'{SERVER} (postfix); dkim=pass reason="good; sig" (ok) header.d=acme.test',
+            "alice@acme.test",
+            PASS,
+        ),
+        # Another server's findings are anyone's to write: not ours, not counted.
+        ("mx.evil.test; dmarc=pass header.from=acme.test", "alice@acme.test", NONE),
+    ],
+)
+def test_the_verdict_reads_the_trusted_servers_findings(header, sender, expected):
+    assert verdict([header], sender, SERVER) == expected
+
+
+def test_without_a_trusted_server_nothing_is_proven():
+    assert verdict([f"{SERVER}; dmarc=pass header.from=acme.test"], "a@acme.test", "") == NONE
+
+
+def _results(value: str) -> dict[str, str]:
+    return {"Authentication-Results": value}
+
+
+def test_mail_from_an_agents_address_is_a_flagged_note_unless_proven(agent):
+    first = deliver(build())
+    sent = OutboundEmail.objects.count()
+    forged = deliver(
+        build(
+            sender=agent.email,
+            subject=f"Re: [#{first.ticket.pk}] Cannot add a volunteer",
+            body="Please confirm your bank details at http://evil.test",
+        )
+    )
+    assert forged.outcome == Outcome.UNVERIFIED and forged.ticket == first.ticket
+    note = first.ticket.messages.get(kind=MessageKind.UNVERIFIED)
+    assert note.internal and note.author is None
+    assert "did not prove" in note.body and "bank details" in note.body
+    assert OutboundEmail.objects.count() == sent  # nothing went to the requester
+    first.ticket.refresh_from_db()
+    assert (first.ticket.status, first.ticket.first_response_at) == (Status.NEW, None)
+
+
+def test_an_agents_proven_mail_is_their_answer(agent, settings):
+    settings.MAIL_AUTHSERV_ID = SERVER
+    first = deliver(build())
+    reply = deliver(
+        build(
+            sender=agent.email,
+            subject=f"Re: [#{first.ticket.pk}] Cannot add a volunteer",
+            headers=_results(f"{SERVER}; dkim=pass header.d=caredesk.test"),
+        )
+    )
+    assert reply.outcome == Outcome.FOLLOW_UP
+    assert not first.ticket.messages.filter(kind=MessageKind.UNVERIFIED).exists()
+
+
+def test_a_forged_result_under_another_servers_name_proves_nothing(agent, settings):
+    settings.MAIL_AUTHSERV_ID = SERVER
+    first = deliver(build())
+    forged = deliver(
+        build(
+            sender=agent.email,
+            subject=f"Re: [#{first.ticket.pk}] x",
+            headers=_results("mx.evil.test; dmarc=pass header.from=caredesk.test"),
+        )
+    )
+    assert forged.outcome == Outcome.UNVERIFIED
+
+
+def test_mail_its_domain_disowns_waits_for_a_person(db, settings):
+    settings.MAIL_AUTHSERV_ID = SERVER
+    disowned = deliver(build(headers=_results(f"{SERVER}; dmarc=fail header.from=acme.test")))
+    assert (disowned.state, disowned.outcome) == (State.QUARANTINED, Outcome.QUARANTINED)
+    assert "DMARC failed" in disowned.error and disowned.ticket is None
+
+    assert retry(ledger().filter(pk=disowned.pk)) == 1  # a manager looked and releases it
+    process_pending()
+    disowned.refresh_from_db()
+    assert (disowned.state, disowned.outcome) == (State.DONE, Outcome.NEW_TICKET)
+    assert disowned.released_at is not None
