@@ -21,6 +21,14 @@ def account_key(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
+def within_limits(scope: str, request, email: str, *, limit: int, window: int) -> bool:
+    """Count one attempt for the account ``email`` and for the client (five times the
+    limit: several people may share an address); True while both are within it."""
+    address = client_address(request) if request else ""
+    within = ratelimit.hit(f"{scope}-email", email, limit=limit, window=window)
+    return ratelimit.hit(f"{scope}-ip", address, limit=limit * 5, window=window) and within
+
+
 class RateLimitedLoginForm(AuthenticationForm):
     """Email + password sign-in, limited per email and per client address so a password
     cannot be guessed by brute force."""
@@ -37,11 +45,8 @@ class RateLimitedLoginForm(AuthenticationForm):
 
     def clean(self):
         email = account_key(self.data.get("username") or "")
-        address = client_address(self.request) if self.request else ""
         limit, window = settings.LOGIN_RATE_LIMIT, settings.LOGIN_RATE_WINDOW
-        within = ratelimit.hit("login-email", email, limit=limit, window=window)
-        within = ratelimit.hit("login-ip", address, limit=limit * 5, window=window) and within
-        if not within:
+        if not within_limits("login", self.request, email, limit=limit, window=window):
             raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         cleaned = super().clean()
         if self.user_cache is not None:
@@ -74,11 +79,8 @@ class OutboxPasswordResetForm(PasswordResetForm):
         mailbox. The same answer whether the address has an account or not."""
         cleaned = super().clean()
         email = account_key(cleaned.get("email") or "")
-        address = client_address(self.request) if self.request else ""
         limit, window = settings.PASSWORD_RESET_RATE_LIMIT, settings.PASSWORD_RESET_RATE_WINDOW
-        within = ratelimit.hit("reset-email", email, limit=limit, window=window)
-        within = ratelimit.hit("reset-ip", address, limit=limit * 5, window=window) and within
-        if not within:
+        if not within_limits("reset", self.request, email, limit=limit, window=window):
             raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         return cleaned
 
