@@ -13,12 +13,16 @@ PRIVILEGES = ("is_staff", "is_superuser", "groups", "user_permissions")
 
 def may_manage(actor: User, user: User) -> bool:
     """Whether ``actor`` may change or delete ``user``: a superuser anyone; others
-    themselves (within the limits of the form) and those ranked below them."""
-    if actor.is_superuser:
+    themselves (within the limits of the form) and those ranked below them, unless a
+    superuser gave those Django's own privileges (taking over such an account, by its
+    password, would be taking the privileges)."""
+    if actor.is_superuser or user.pk == actor.pk:
         return True
-    if user.is_superuser:
+    if user.is_superuser or user.is_staff:
         return False
-    return user.pk == actor.pk or RANK[user.role] < RANK[actor.role]
+    if user.groups.exists() or user.user_permissions.exists():
+        return False
+    return RANK[user.role] < RANK[actor.role]
 
 
 @admin.register(Organization)

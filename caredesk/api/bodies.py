@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -87,6 +88,11 @@ def _read_json[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> B
     return Body(_validate(model, data, "body"), [], fingerprint(request, {"json": data}))
 
 
+# A part's headers name a file: a filename parameter with a value ('filename=""' is an
+# empty file input: no file, which Django leaves out too).
+_NAMES_A_FILE = re.compile(rb';\s*filename\*?\s*=\s*(?:"[^"]|[^";\s])', re.IGNORECASE)
+
+
 class _FilePartCounter:
     """The request's body stream, read through by Django's multipart parser, counting
     the file parts the body declares on the way (a part whose headers name a filename).
@@ -123,7 +129,7 @@ class _FilePartCounter:
             end = data.find(b"\r\n\r\n", start)
             if end < 0:
                 break  # its headers go on in the next chunk
-            if b"filename" in data[start:end].lower():
+            if _NAMES_A_FILE.search(data[start:end]):
                 self.declared += 1
             done = end + 4
         self._pending = data[max(done, len(data) - self._window) :]

@@ -17,9 +17,10 @@ def one_line(text: str) -> str:
 
 
 def as_number(text: str, *, digits: int = 18) -> int | None:
-    """The number ``text`` spells in at most ``digits`` ASCII digits (18: it fits a
-    64-bit key); None for anything else. Not ``str.isdigit()``: it accepts "²", which
-    ``int()`` refuses, and no length, where a 30-digit key overflows the database."""
-    if text.isascii() and text.isdigit() and len(text) <= digits:
+    """The number ``text`` spells in at most ``digits`` decimal digits (18: it fits a
+    64-bit key; any script's, as ``int()`` reads them: full-width 12 too); None for anything
+    else. Not ``str.isdigit()``: it accepts "²", which ``int()`` refuses, and no length,
+    where a 30-digit key overflows the database."""
+    if text.isdecimal() and len(text) <= digits:
         return int(text)
     return None

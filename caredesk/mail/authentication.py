@@ -2,10 +2,10 @@
 
 caredesk does not check SPF, DKIM or DMARC itself: the mail server that received the
 message from the internet did, and wrote its findings into ``Authentication-Results``
-(RFC 8601), headed by its own name (the *authserv-id*). Only the results headed by the
-name set in ``MAIL_AUTHSERV_ID`` count: anyone can write such a header into a message,
-and a server removes the ones that carry its own name before it adds its own (RFC 8601
-section 5). Without that setting nothing is known, and the verdict is always NONE.
+(RFC 8601), headed by its own name (the *authserv-id*). Only the topmost header under
+the name set in ``MAIL_AUTHSERV_ID`` counts: anyone can write such a header into a
+message; the server adds its own on top (and should remove older ones with its name,
+RFC 8601 section 5). Without that setting nothing is known: the verdict is always NONE.
 
 - PASS: DMARC passed for the From domain, or DKIM (``header.d``) or SPF
   (``smtp.mailfrom``) passed for a domain aligned with it (the same, or a parent).
@@ -14,7 +14,8 @@ section 5). Without that setting nothing is known, and the verdict is always NON
 
 How processing uses it (mail/processing.py): mail whose From is an agent's speaks as
 support only with PASS (otherwise it is kept as an internal note, flagged); any mail
-with FAIL is quarantined until a manager releases it.
+with FAIL is quarantined until a manager releases it (``caredesk mail retry --release``
+or the ledger's Release button); a release never lets mail speak as an agent.
 """
 
 from __future__ import annotations
@@ -73,20 +74,21 @@ def verdict(headers: list[str], from_address: str, authserv_id: str) -> str:
     if not authserv_id or "@" not in from_address:
         return NONE
     from_domain = from_address.rpartition("@")[2].lower()
+    ours = [found for server, found in map(_results, headers) if server == authserv_id.lower()]
+    if not ours:
+        return NONE
+    # The topmost is the one the server added; older ones under its name came with the
+    # message, should the server not have removed them.
     outcome = NONE
-    for header in headers:
-        server, results = _results(header)
-        if server != authserv_id.lower():
-            continue
-        for method, result, properties in results:
-            if method == "dmarc" and properties.get("header.from", from_domain) == from_domain:
-                if result == "pass":
-                    return PASS
-                if result == "fail":
-                    outcome = FAIL
-            elif result == "pass" and (
-                (method == "dkim" and _aligned(properties.get("header.d", ""), from_domain))
-                or (method == "spf" and _aligned(properties.get("smtp.mailfrom", ""), from_domain))
-            ):
+    for method, result, properties in ours[0]:
+        if method == "dmarc" and properties.get("header.from", from_domain) == from_domain:
+            if result == "pass":
                 return PASS
+            if result == "fail":
+                outcome = FAIL
+        elif result == "pass" and (
+            (method == "dkim" and _aligned(properties.get("header.d", ""), from_domain))
+            or (method == "spf" and _aligned(properties.get("smtp.mailfrom", ""), from_domain))
+        ):
+            return PASS
     return outcome

@@ -325,16 +325,16 @@ def _trace(exc: Exception) -> str:
     return "".join(traceback.format_exception(exc, limit=8))
 
 
-def retry(queryset) -> int:
-    """Put quarantined messages back in the queue (``caredesk mail retry``), released: a
-    person looked at them, so a failed sender authentication no longer holds them."""
+AUTHENTICATION_FAILED = "Sender authentication failed:"
+
+
+def retry(queryset, *, release: bool = False) -> int:
+    """Put quarantined messages back in the queue (``caredesk mail retry``). ``release``:
+    a person looked at them and vouches for their senders, so a failed sender
+    authentication no longer holds them (it never lets mail speak as an agent)."""
+    changes: dict = {"released_at": timezone.now()} if release else {}
     return queryset.filter(state=State.QUARANTINED).update(
-        state=State.QUEUED,
-        outcome="",
-        error="",
-        processed_at=None,
-        interruptions=0,
-        released_at=timezone.now(),
+        state=State.QUEUED, outcome="", error="", processed_at=None, interruptions=0, **changes
     )
 
 
@@ -362,9 +362,9 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
     )
     if authenticated == authentication.FAIL and inbound.released_at is None:
         raise Quarantine(
-            f"The domain of {sender} says this mail is not from it (DMARC failed, as "
-            f"{settings.MAIL_AUTHSERV_ID} found). If it is genuine, retry it: it is then "
-            "processed as it is."
+            f"{AUTHENTICATION_FAILED} the domain of {sender} says this mail is not from it "
+            f"(DMARC, as {settings.MAIL_AUTHSERV_ID} found). If it is genuine, release it: "
+            "it is then processed as it is."
         )
 
     recipients = [*inbound.envelope_to, *parsed.to, *parsed.cc]
@@ -391,13 +391,15 @@ def _apply(inbound: InboundMessage, parsed: ParsedMail) -> None:
         "body_html": parsed.html,
         "quoted": quoted,
     }
+    if match and author.is_agent and authenticated != authentication.PASS:
+        # Whatever else the address is on this ticket (copied, even its requester): mail
+        # speaks as support only when proven, and no release vouches for that.
+        _unverified(inbound, parsed, match, text, uploads)
+        return
     role = None
     if match:
         proven = match.reason != Reason.SUBJECT_TAG  # it had a mail of the thread
         role = threading.participation(match.ticket, sender, proven=proven)
-    if role == "agent" and authenticated != authentication.PASS and inbound.released_at is None:
-        _unverified(inbound, parsed, match, text, uploads)
-        return
     if match and role:
         if role == "colleague":
             lifecycle.copy_person(
@@ -464,23 +466,32 @@ def _index(message_id: str, ticket: Ticket | None) -> None:
         insert(ThreadIndex(message_id=message_id[:998], ticket=ticket), ignore_conflicts=True)
 
 
-def _same_as_first(inbound: InboundMessage) -> bool:
-    """Whether ``inbound`` is the message first received under its Message-ID: the same
-    bytes, or the same body under other headers (one more ``Received:`` line on another
-    route, line ends an IMAP server rewrote). Scanners and broken mailers send one
-    Message-ID for every mail: those are different messages, and none may be lost."""
-    first = (
+SAME_ID_COMPARED = 20  # earlier messages under one Message-ID compared, at most
+
+
+def _earlier_copy(inbound: InboundMessage) -> tuple[int | None, int | None] | None:
+    """(ticket, message) of the copy of ``inbound`` already applied under its Message-ID:
+    the same bytes, or the same body under other headers (one more ``Received:`` line on
+    another route, line ends an IMAP server rewrote); None if it is another message.
+    Scanners and broken mailers send one Message-ID for every mail: those are different
+    messages, and none may be lost."""
+    earlier = list(
         InboundMessage.objects.filter(message_id=inbound.message_id)
         .exclude(pk=inbound.pk)
-        .exclude(outcome__in=(Outcome.DUPLICATE, ""))
+        .exclude(outcome__in=(Outcome.DUPLICATE, Outcome.QUARANTINED, ""))
         .order_by("id")
-        .values_list("sha256", "raw")
-        .first()
+        .values_list("sha256", "raw", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
     )
-    if first is None:  # indexed by another way (a ticket's own message): as before
-        return True
-    sha256, raw = first
-    return sha256 == inbound.sha256 or _body_digest(bytes(raw)) == _body_digest(bytes(inbound.raw))
+    if not earlier:  # indexed by another way (a ticket's own message): as before
+        return None, None
+    for sha256, _, ticket_id, message_id in earlier:
+        if sha256 == inbound.sha256:
+            return ticket_id, message_id
+    body = _body_digest(bytes(inbound.raw))
+    for _, raw, ticket_id, message_id in earlier:
+        if _body_digest(bytes(raw)) == body:
+            return ticket_id, message_id
+    return None
 
 
 def _body_digest(raw: bytes) -> str:
@@ -500,10 +511,15 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
         if known is None:
             return False
         outbound, ticket_id = known
-        if not outbound and not _same_as_first(inbound):
+        if outbound:
+            _outcome(inbound, Outcome.OWN_MAIL)
+            inbound.ticket_id = ticket_id
+            return True
+        copy = _earlier_copy(inbound)
+        if copy is None:
             return False  # another message under a reused Message-ID: applied as its own
-        _outcome(inbound, Outcome.OWN_MAIL if outbound else Outcome.DUPLICATE)
-        inbound.ticket_id = ticket_id
+        _outcome(inbound, Outcome.DUPLICATE)
+        inbound.ticket_id, inbound.ticket_message_id = copy if copy[0] else (ticket_id, None)
         return True
     earlier = (
         InboundMessage.objects.filter(state=State.DONE, sha256=inbound.sha256)
@@ -538,6 +554,7 @@ def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, u
         uploads=uploads,
     )
     _outcome(inbound, Outcome.UNVERIFIED, match.ticket, message, match.reason)
+    _index(parsed.message_id, match.ticket)  # a second copy of it is then a duplicate
 
 
 def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:

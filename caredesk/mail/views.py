@@ -55,7 +55,13 @@ def ledger_entry(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=pk)
     raw = bytes(entry.raw)
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:HEADERS_PREVIEW]
-    context = {"entry": entry, "headers": head.decode("utf-8", "replace")}
+    from .processing import AUTHENTICATION_FAILED
+
+    context = {
+        "entry": entry,
+        "headers": head.decode("utf-8", "replace"),
+        "held_for_authentication": entry.error.startswith(AUTHENTICATION_FAILED),
+    }
     return render(request, "mail/ledger_entry.html", context)
 
 
@@ -64,7 +70,8 @@ def ledger_entry(request: HttpRequest, pk: int) -> HttpResponse:
 def ledger_retry(request: HttpRequest, pk: int) -> HttpResponse:
     from .processing import retry
 
-    if retry(InboundMessage.objects.filter(pk=pk)):
+    release = request.POST.get("release") == "1"
+    if retry(InboundMessage.objects.filter(pk=pk), release=release):
         messages.success(request, "Queued again: the worker will process it next.")
     else:
         messages.error(request, "Only quarantined messages can be retried.")

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from caredesk.core import writes
 from caredesk.lib.rows import Query, insert
-from caredesk.lib.text import one_line
 
 from .models import Delivery, DeliveryStatus, OutboundEmail, WebhookDelivery, WebhookEndpoint
 from .transports import TransportError
@@ -46,7 +45,7 @@ def enqueue_email(
         OutboundEmail(
             to=to,
             cc=cc or [],
-            subject=one_line(subject),
+            subject=subject,
             body=body,
             headers=headers or {},
             ref=ref,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,3 +40,20 @@ def test_it_counts_each_declared_file_once_however_the_body_is_read(parts, sizes
         i += 1
     assert read == body
     assert counter.declared == sum(is_file for is_file, _ in parts)
+
+
+@pytest.mark.parametrize(
+    ("head", "declared"),
+    [
+        (b'name="attachments"; filename="shot.png"', 1),
+        (b"name=attachments; filename*=UTF-8''capture%20d%C3%A9cran.png", 1),
+        (b'name="attachments"; filename=""', 0),  # an empty file input: no file
+        (b'name="filename"', 0),  # a field that happens to be called so
+    ],
+)
+def test_it_counts_parts_that_name_a_file(head, declared):
+    body = b"--" + BOUNDARY + b"\r\nContent-Disposition: form-data; " + head + b"\r\n\r\nx\r\n"
+    counter = _FilePartCounter(io.BytesIO(body + b"--" + BOUNDARY + b"--\r\n"), BOUNDARY)
+    while counter.read(64):
+        pass
+    assert counter.declared == declared

@@ -169,6 +169,18 @@ def test_a_file_the_multipart_parser_drops_is_a_400_and_nothing_is_created(api, 
     assert not Ticket.objects.exists() and not Attachment.objects.exists()
 
 
+def test_an_empty_file_input_is_no_file(api, alice):
+    """What a browser sends for a file input left empty: Django leaves it out, rightly."""
+    response = api.client.post(
+        f"{BASE}/tickets",
+        _with_screenshot_named(b""),
+        content_type="multipart/form-data; boundary=XyZ",
+        headers=api.headers(alice),
+    )
+    assert response.status_code == 201
+    assert not Attachment.objects.exists()
+
+
 def test_a_file_named_in_utf8_arrives(api, alice):
     response = api.client.post(
         f"{BASE}/tickets",

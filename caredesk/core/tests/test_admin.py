@@ -77,3 +77,16 @@ def test_peers_and_administrators_are_out_of_a_managers_reach(client, manager, d
         {"action": "delete_selected", "_selected_action": [other.pk, root.pk], "post": "yes"},
     )
     assert django_user_model.objects.filter(pk__in=[other.pk, root.pk]).count() == 2
+
+
+def test_an_account_a_superuser_gave_privileges_is_out_of_a_managers_reach(client, manager, agent):
+    agent.is_staff = True
+    agent.save()
+    client.login(username=manager.email, password=PASSWORD)
+    response = client.post(
+        f"/admin/accounts/user/{agent.pk}/password/",
+        {"password1": "Pwned-123456", "password2": "Pwned-123456"},
+    )
+    assert response.status_code == 403
+    agent.refresh_from_db()
+    assert agent.check_password(PASSWORD)

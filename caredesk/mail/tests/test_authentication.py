@@ -105,10 +105,57 @@ def test_mail_its_domain_disowns_waits_for_a_person(db, settings):
     settings.MAIL_AUTHSERV_ID = SERVER
     disowned = deliver(build(headers=_results(f"{SERVER}; dmarc=fail header.from=acme.test")))
     assert (disowned.state, disowned.outcome) == (State.QUARANTINED, Outcome.QUARANTINED)
-    assert "DMARC failed" in disowned.error and disowned.ticket is None
+    assert disowned.error.startswith("Sender authentication failed") and not disowned.ticket
 
-    assert retry(ledger().filter(pk=disowned.pk)) == 1  # a manager looked and releases it
+    assert retry(ledger().filter(pk=disowned.pk)) == 1  # retried: held again
+    process_pending()
+    disowned.refresh_from_db()
+    assert (disowned.state, disowned.released_at) == (State.QUARANTINED, None)
+
+    assert retry(ledger().filter(pk=disowned.pk), release=True) == 1  # a person vouches
     process_pending()
     disowned.refresh_from_db()
     assert (disowned.state, disowned.outcome) == (State.DONE, Outcome.NEW_TICKET)
     assert disowned.released_at is not None
+
+
+def test_no_release_lets_mail_speak_as_an_agent(agent, settings):
+    settings.MAIL_AUTHSERV_ID = SERVER
+    first = deliver(build())
+    forged = deliver(
+        build(
+            sender=agent.email,
+            subject=f"Re: [#{first.ticket.pk}] x",
+            headers=_results(f"{SERVER}; dmarc=fail header.from=caredesk.test"),
+        )
+    )
+    assert forged.state == State.QUARANTINED
+    retry(ledger().filter(pk=forged.pk), release=True)
+    process_pending()
+    forged.refresh_from_db()
+    assert forged.outcome == Outcome.UNVERIFIED
+    assert not first.ticket.messages.filter(author=agent).exists()
+
+
+def test_an_agents_address_is_checked_whatever_else_it_is_on_the_ticket(agent):
+    """Copied on the first mail (or even the ticket's requester), an agent's address
+    still speaks as support only when proven."""
+    first = deliver(build(cc=agent.email))
+    assert agent.email in first.ticket.cc
+    forged = deliver(build(sender=agent.email, subject=f"Re: [#{first.ticket.pk}] x"))
+    assert forged.outcome == Outcome.UNVERIFIED
+    assert not first.ticket.messages.filter(author=agent).exists()
+
+
+def test_a_second_copy_of_an_unverified_mail_is_a_duplicate(agent):
+    first = deliver(build())
+    raw = build(sender=agent.email, subject=f"Re: [#{first.ticket.pk}] x")
+    assert deliver(raw).outcome == Outcome.UNVERIFIED
+    assert deliver(raw).outcome == Outcome.DUPLICATE
+    assert first.ticket.messages.filter(kind=MessageKind.UNVERIFIED).count() == 1
+
+
+def test_only_the_topmost_result_of_the_trusted_server_counts():
+    forged_below = f"{SERVER}; dmarc=pass header.from=acme.test"
+    added_on_top = f"{SERVER}; dmarc=fail header.from=acme.test"
+    assert verdict([added_on_top, forged_below], "alice@acme.test", SERVER) == FAIL

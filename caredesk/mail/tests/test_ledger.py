@@ -2,7 +2,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from caredesk.conftest import PASSWORD
 from caredesk.mail.choices import Outcome, State
@@ -109,3 +109,17 @@ def test_a_ledger_search_by_a_number_that_is_none_shows_no_error(client, manager
     page = client.get("/agent/mail/", {field: value})
     assert page.status_code == 200
     assert (f"#{good.ticket_id}" in page.text) == (field == "before")
+
+
+def test_mail_held_for_its_senders_authentication_is_released_by_name(client, manager, settings):
+    settings.MAIL_AUTHSERV_ID = "mx.desk.test"
+    held = deliver(build(headers={"Authentication-Results": "mx.desk.test; dmarc=fail"}))
+    assert held.state == State.QUARANTINED
+    with pytest.raises(CommandError, match="Name the messages"):
+        call_command("mail", "retry", "--release")
+    client.login(username=manager.email, password=PASSWORD)
+    page = client.get(f"/agent/mail/{held.pk}/")
+    assert "Release and process" in page.text
+    client.post(f"/agent/mail/{held.pk}/retry/", {"release": "1"})
+    held.refresh_from_db()
+    assert held.state == State.QUEUED and held.released_at is not None

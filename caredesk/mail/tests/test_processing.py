@@ -155,6 +155,15 @@ def test_another_message_under_a_reused_message_id_is_applied_as_its_own():
     assert "Scan 2" in other.ticket.messages.get().body
 
 
+def test_each_message_under_a_reused_message_id_is_still_applied_once():
+    scans = [build(message_id="<scan@printer.acme.test>", body=f"Scan {n}") for n in (1, 2)]
+    first, second = deliver(scans[0]), deliver(scans[1])
+    again = deliver(b"Received: from mx2.acme.test by desk\r\n" + scans[1])
+    assert again.outcome == Outcome.DUPLICATE and again.ticket == second.ticket
+    assert deliver(scans[0]).outcome == Outcome.DUPLICATE
+    assert Ticket.objects.count() == 2 and first.ticket != second.ticket
+
+
 def test_out_of_office_is_recorded_but_neither_ticket_nor_reopen(agent):
     first = deliver(build())
     lifecycle.change_status(first.ticket, Status.PENDING, by=agent)

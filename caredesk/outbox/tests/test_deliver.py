@@ -110,7 +110,8 @@ def test_it_sends_what_is_due_and_marks_it_sent(db):
 
 
 def test_a_subject_with_a_line_break_is_sent_on_one_line(db):
-    """Python refuses a header with a line break: such a row would fail every attempt."""
+    """Python refuses a header with a line break: such a row (queued before subjects were
+    made one line) would fail every attempt."""
     email = enqueue_email(["alice@acme.test"], "Re: [#12] Cannot\r\nadd", "We fixed it.")
 
     assert deliver_due() == 1

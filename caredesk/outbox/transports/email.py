@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 
+from caredesk.lib.text import one_line
+
 from ..models import OutboundEmail
 from . import TransportError
 
@@ -58,7 +60,9 @@ def _is_permanent(exc: Exception) -> bool:
 
 def send(email: OutboundEmail) -> None:
     message = EmailMessage(
-        subject=email.subject,
+        # A line break in a header is refused, and would fail every attempt: rows queued
+        # with one (before subjects were made one line) still leave.
+        subject=one_line(email.subject),
         body=email.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=email.to,

@@ -43,3 +43,9 @@ def test_a_ticket_is_indexed_once_with_its_first_messages_free_text(alice, make_
     written = make_ticket(alice, subject="Mail", body="Quarterly zebra report missing")
     assert "Quarterly zebra report missing" in SearchDocument.objects.get(ticket=written).document
     assert list(search.search(Ticket.objects.all(), "zebra")) == [written]
+
+
+def test_a_number_in_full_width_digits_finds_its_ticket(agent, ticket):
+    wide = "#" + "".join(chr(0xFF10 + int(d)) for d in str(ticket.pk))
+    assert list(search.search(Ticket.objects.all(), wide)) == [ticket]
+    assert list(search.search(Ticket.objects.all(), "#²")) == []

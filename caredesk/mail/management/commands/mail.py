@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
 from caredesk.lib.commands import rows_named
@@ -22,12 +22,18 @@ class Command(BaseCommand):
         sub.add_parser("stats", help="Counts of received messages per outcome, as JSON.")
         again = sub.add_parser("retry", help="Queue quarantined messages again.")
         again.add_argument("ids", nargs="*", type=int, help="Ledger ids (default: all).")
+        again.add_argument(
+            "--release",
+            action="store_true",
+            help="Vouch for their senders: a failed sender authentication no longer holds "
+            "them (name them: never all at once).",
+        )
 
     def handle(self, *args, action: str, **options):
         if action == "stats":
             self._stats()
         else:
-            self._retry(options["ids"])
+            self._retry(options["ids"], release=options["release"])
 
     def _stats(self) -> None:
         counts = dict.fromkeys(Outcome.values, 0)
@@ -42,6 +48,9 @@ class Command(BaseCommand):
         counts["total"] = InboundMessage.objects.count()
         self.stdout.write(json.dumps(counts, indent=2))
 
-    def _retry(self, ids: list[int]) -> None:
-        count = retry(rows_named(InboundMessage.objects.all(), ids, "ledger ids"))
+    def _retry(self, ids: list[int], *, release: bool) -> None:
+        if release and not ids:
+            raise CommandError("Name the messages to release (their ledger ids).")
+        rows = rows_named(InboundMessage.objects.all(), ids, "ledger ids")
+        count = retry(rows, release=release)
         self.stdout.write(f"{count} message(s) queued again; the worker processes them next.")
