@@ -55,6 +55,15 @@ def _results(value: str) -> dict[str, str]:
     return {"Authentication-Results": value}
 
 
+def _agent_mail_on_a_ticket(agent, results: str | None = None, **fields):
+    """A ticket opened by mail, then a mail from ``agent``'s address tagged for it; the
+    first ticket and the second mail's ledger row."""
+    first = deliver(build(**fields))
+    headers = _results(results) if results else None
+    raw = build(sender=agent.email, subject=f"Re: [#{first.ticket.pk}] x", headers=headers)
+    return first, deliver(raw)
+
+
 def test_mail_from_an_agents_address_is_a_flagged_note_unless_proven(agent):
     first = deliver(build())
     sent = OutboundEmail.objects.count()
@@ -76,28 +85,14 @@ def test_mail_from_an_agents_address_is_a_flagged_note_unless_proven(agent):
 
 def test_an_agents_proven_mail_is_their_answer(agent, settings):
     settings.MAIL_AUTHSERV_ID = SERVER
-    first = deliver(build())
-    reply = deliver(
-        build(
-            sender=agent.email,
-            subject=f"Re: [#{first.ticket.pk}] Cannot add a volunteer",
-            headers=_results(f"{SERVER}; dkim=pass header.d=caredesk.test"),
-        )
-    )
+    first, reply = _agent_mail_on_a_ticket(agent, f"{SERVER}; dkim=pass header.d=caredesk.test")
     assert reply.outcome == Outcome.FOLLOW_UP
     assert not first.ticket.messages.filter(kind=MessageKind.UNVERIFIED).exists()
 
 
 def test_a_forged_result_under_another_servers_name_proves_nothing(agent, settings):
     settings.MAIL_AUTHSERV_ID = SERVER
-    first = deliver(build())
-    forged = deliver(
-        build(
-            sender=agent.email,
-            subject=f"Re: [#{first.ticket.pk}] x",
-            headers=_results("mx.evil.test; dmarc=pass header.from=caredesk.test"),
-        )
-    )
+    _, forged = _agent_mail_on_a_ticket(agent, "mx.evil.test; dmarc=pass header.from=caredesk.test")
     assert forged.outcome == Outcome.UNVERIFIED
 
 
@@ -121,13 +116,8 @@ def test_mail_its_domain_disowns_waits_for_a_person(db, settings):
 
 def test_no_release_lets_mail_speak_as_an_agent(agent, settings):
     settings.MAIL_AUTHSERV_ID = SERVER
-    first = deliver(build())
-    forged = deliver(
-        build(
-            sender=agent.email,
-            subject=f"Re: [#{first.ticket.pk}] x",
-            headers=_results(f"{SERVER}; dmarc=fail header.from=caredesk.test"),
-        )
+    first, forged = _agent_mail_on_a_ticket(
+        agent, f"{SERVER}; dmarc=fail header.from=caredesk.test"
     )
     assert forged.state == State.QUARANTINED
     retry(ledger().filter(pk=forged.pk), release=True)
@@ -140,9 +130,8 @@ def test_no_release_lets_mail_speak_as_an_agent(agent, settings):
 def test_an_agents_address_is_checked_whatever_else_it_is_on_the_ticket(agent):
     """Copied on the first mail (or even the ticket's requester), an agent's address
     still speaks as support only when proven."""
-    first = deliver(build(cc=agent.email))
+    first, forged = _agent_mail_on_a_ticket(agent, cc=agent.email)
     assert agent.email in first.ticket.cc
-    forged = deliver(build(sender=agent.email, subject=f"Re: [#{first.ticket.pk}] x"))
     assert forged.outcome == Outcome.UNVERIFIED
     assert not first.ticket.messages.filter(author=agent).exists()
 
