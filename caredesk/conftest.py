@@ -167,6 +167,20 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
+def browser(browser):
+    """pytest-playwright's browser; when the session ends, the database connections opened
+    since it started are closed. Playwright's sync API runs the session from then on in
+    a greenlet with context variables of its own, so Django's connections there are other
+    objects than before, and the test database's teardown (outside it) would not close
+    them: PostgreSQL then refuses to drop the database ("being accessed by other
+    users")."""
+    yield browser
+    from django.db import connections
+
+    connections.close_all()
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     import os
 
