@@ -7,7 +7,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import make_msgid, parseaddr
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -40,16 +42,16 @@ def enqueue_email(
     headers: dict | None = None,
     ref: str = "",
 ) -> OutboundEmail:
-    """Queue a message; call it inside the transaction of the change that causes it."""
+    """Queue a message; call it inside the transaction of the change that causes it.
+    It gets its Message-ID now, unless ``headers`` has one: delivery is at least once (a
+    worker that dies after sending sends again), and the same ID lets the receiving
+    side recognise the second copy."""
+    headers = dict(headers or {})
+    if not any(name.lower() == "message-id" for name in headers):
+        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "caredesk.invalid"
+        headers["Message-ID"] = make_msgid(domain=domain)
     return insert(
-        OutboundEmail(
-            to=to,
-            cc=cc or [],
-            subject=subject,
-            body=body,
-            headers=headers or {},
-            ref=ref,
-        )
+        OutboundEmail(to=to, cc=cc or [], subject=subject, body=body, headers=headers, ref=ref)
     )
 
 

@@ -109,6 +109,19 @@ def test_it_sends_what_is_due_and_marks_it_sent(db):
     assert email.last_error == ""
 
 
+def test_every_mail_is_sent_with_the_message_id_it_was_queued_with(db, settings):
+    """At least once: a second send after a crash carries the same ID, so the receiver
+    can tell it is the same mail."""
+    settings.DEFAULT_FROM_EMAIL = "caredesk <support@desk.example.org>"
+    email = enqueue_email(["alice@acme.test"], "Reset your password", "Follow the link.")
+    message_id = email.headers["Message-ID"]
+    assert message_id.startswith("<") and message_id.endswith("@desk.example.org>")
+
+    deliver_due()
+
+    assert mail.outbox[0].extra_headers["Message-ID"] == message_id
+
+
 def test_a_subject_with_a_line_break_is_sent_on_one_line(db):
     """Python refuses a header with a line break: such a row (queued before subjects were
     made one line) would fail every attempt."""
