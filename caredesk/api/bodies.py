@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ import pydantic
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
+from django.utils.http import parse_header_parameters
 from ninja.errors import ValidationError
 from pydantic import AfterValidator, StringConstraints
 
@@ -88,9 +88,20 @@ def _read_json[T: pydantic.BaseModel](request: HttpRequest, model: type[T]) -> B
     return Body(_validate(model, data, "body"), [], fingerprint(request, {"json": data}))
 
 
-# A part's headers name a file: a filename parameter with a value ('filename=""' is an
-# empty file input: no file, which Django leaves out too).
-_NAMES_A_FILE = re.compile(rb';\s*filename\*?\s*=\s*(?:"[^"]|[^";\s])', re.IGNORECASE)
+def _names_a_file(headers: bytes) -> bool:
+    """Whether a part's header block names a file, read as Django's parser reads it (its
+    ``parse_header_parameters`` on the Content-Disposition line: RFC 2231 continuations
+    included; an empty name is an empty file input, no file). A line Django cannot
+    decode, it skips with its file: counted, if it mentions a filename at all."""
+    for line in headers.split(b"\r\n"):
+        if not line.lower().startswith(b"content-disposition:"):
+            continue
+        try:
+            _, params = parse_header_parameters(line.decode())
+        except ValueError:  # UnicodeDecodeError included
+            return b"filename" in line.lower()
+        return bool(params.get("filename"))
+    return False
 
 
 class _FilePartCounter:
@@ -129,7 +140,7 @@ class _FilePartCounter:
             end = data.find(b"\r\n\r\n", start)
             if end < 0:
                 break  # its headers go on in the next chunk
-            if _NAMES_A_FILE.search(data[start:end]):
+            if _names_a_file(data[start:end]):
                 self.declared += 1
             done = end + 4
         self._pending = data[max(done, len(data) - self._window) :]

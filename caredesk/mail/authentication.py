@@ -2,10 +2,11 @@
 
 caredesk does not check SPF, DKIM or DMARC itself: the mail server that received the
 message from the internet did, and wrote its findings into ``Authentication-Results``
-(RFC 8601), headed by its own name (the *authserv-id*). Only the topmost header under
-the name set in ``MAIL_AUTHSERV_ID`` counts: anyone can write such a header into a
-message; the server adds its own on top (and should remove older ones with its name,
-RFC 8601 section 5). Without that setting nothing is known: the verdict is always NONE.
+(RFC 8601), headed by its own name (the *authserv-id*). Only the topmost headers under
+the name set in ``MAIL_AUTHSERV_ID`` count, those with no Received line between them:
+anyone can write such a header into a message, but the server adds its own on top of
+the Received line it writes (and should remove older ones with its name, RFC 8601
+section 5). Without that setting nothing is known: the verdict is always NONE.
 
 - PASS: DMARC passed for the From domain, or DKIM (``header.d``) or SPF
   (``smtp.mailfrom``) passed for a domain aligned with it (the same, or a parent).
@@ -68,19 +69,32 @@ def _aligned(domain: str, from_domain: str) -> bool:
     )
 
 
+def _first_run(headers: list[str], authserv_id: str) -> list:
+    """The results of the topmost run of headers under ``authserv_id`` with no hop
+    between them ("" stands for a Received header): what the server added on receipt,
+    often one header per filter (DKIM, SPF, DMARC), above the Received line it wrote
+    itself. Headers under its name below that line came with the message."""
+    run: list = []
+    for header in headers:
+        server, found = _results(header) if header else ("", [])
+        if server == authserv_id:
+            run.extend(found)
+        elif run:
+            break  # a hop, or another server's findings: the run is over
+    return run
+
+
 def verdict(headers: list[str], from_address: str, authserv_id: str) -> str:
     """PASS, FAIL or NONE for ``from_address``, from the ``Authentication-Results``
     ``headers`` of the server named ``authserv_id`` (see the module's docstring)."""
     if not authserv_id or "@" not in from_address:
         return NONE
     from_domain = from_address.rpartition("@")[2].lower()
-    ours = [found for server, found in map(_results, headers) if server == authserv_id.lower()]
+    ours = _first_run(headers, authserv_id.lower())
     if not ours:
         return NONE
-    # The topmost is the one the server added; older ones under its name came with the
-    # message, should the server not have removed them.
     outcome = NONE
-    for method, result, properties in ours[0]:
+    for method, result, properties in ours:
         if method == "dmarc" and properties.get("header.from", from_domain) == from_domain:
             if result == "pass":
                 return PASS

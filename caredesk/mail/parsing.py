@@ -103,7 +103,8 @@ class ParsedMail:
     # Tokens of X-Auto-Response-Suppress, lower-case (e.g. ["all"], ["oof", "autoreply"]):
     # the sender asks not to be auto-answered; see loops.may_auto_reply().
     auto_response_suppress: list[str] = field(default_factory=list)
-    # Authentication-Results headers, unfolded, newest first: see mail/authentication.py.
+    # Authentication-Results headers, unfolded, top (newest) first, with "" for each
+    # Received header among them (a hop between servers): see mail/authentication.py.
     authentication_results: list[str] = field(default_factory=list)
 
 
@@ -628,7 +629,8 @@ def _parse(raw: bytes) -> ParsedMail:
     body = _Body()
     _walk(msg, body, st, 0, alt=False, root=True)
     problems = [] if raw.strip() else ["empty message"]
-    return _build(_header_dict(msg.raw_items()), body, st, problems)
+    items = list(msg.raw_items())
+    return _build(_header_dict(items), body, st, problems, _hops(items))
 
 
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
@@ -638,14 +640,37 @@ def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
     found = _HEADER_BLOCK_END.search(raw)
     head, rest = (raw[: found.start()], raw[found.end() :]) if found else (raw, b"")
     head_text = head.decode("ascii", "surrogateescape")
-    hdrs = _header_dict((m.group(1), m.group(2)) for m in _FIELD.finditer(head_text))
     body = _Body()
     body.text.append(clean_text(decode_bytes(rest, None)[0]))
     problem = f"MIME structure unreadable ({type(exc).__name__}); the body is kept as raw text"
-    return _build(hdrs, body, _Walk(), [problem])
+    fields = [(m.group(1), m.group(2)) for m in _FIELD.finditer(head_text)]
+    return _build(_header_dict(fields), body, _Walk(), [problem], _hops(fields))
 
 
-def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[str]) -> ParsedMail:
+HOPS_KEPT = 100  # Authentication-Results and Received headers kept, from the top
+
+
+def _hops(items) -> list[str]:
+    """The Authentication-Results headers in order, "" for each Received header."""
+    out = []
+    for name, value in items:
+        key = str(name).strip().lower()
+        if key == "authentication-results":
+            out.append(CONTROL.sub(" ", unfold(str(value))))
+        elif key == "received":
+            out.append("")
+        if len(out) >= HOPS_KEPT:
+            break
+    return out
+
+
+def _build(
+    hdrs: dict[str, list[str]],
+    body: _Body,
+    st: _Walk,
+    problems: list[str],
+    hops: list[str] = (),
+) -> ParsedMail:
     def first(name: str) -> str:
         values = hdrs.get(name)
         return values[0] if values else ""
@@ -705,7 +730,5 @@ def _build(hdrs: dict[str, list[str]], body: _Body, st: _Walk, problems: list[st
         bounce=bounce,
         defects=[CONTROL.sub(" ", clean_text(d)) for d in dict.fromkeys(problems + st.defects)],
         auto_response_suppress=suppress,
-        authentication_results=[
-            CONTROL.sub(" ", unfold(v)) for v in hdrs.get("authentication-results", [])[:20]
-        ],
+        authentication_results=list(hops),
     )

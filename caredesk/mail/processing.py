@@ -466,29 +466,40 @@ def _index(message_id: str, ticket: Ticket | None) -> None:
         insert(ThreadIndex(message_id=message_id[:998], ticket=ticket), ignore_conflicts=True)
 
 
-SAME_ID_COMPARED = 20  # earlier messages under one Message-ID compared, at most
+SAME_ID_COMPARED = 20  # earlier bodies under one Message-ID compared, the newest
+NOTHING_EARLIER = object()
+Copy = tuple[int | None, int | None]
 
 
-def _earlier_copy(inbound: InboundMessage) -> tuple[int | None, int | None] | None:
+def _earlier_copy(inbound: InboundMessage) -> Copy | object | None:
     """(ticket, message) of the copy of ``inbound`` already applied under its Message-ID:
     the same bytes, or the same body under other headers (one more ``Received:`` line on
-    another route, line ends an IMAP server rewrote); None if it is another message.
-    Scanners and broken mailers send one Message-ID for every mail: those are different
-    messages, and none may be lost."""
-    earlier = list(
+    another route, line ends an IMAP server rewrote). None if the ledger has other
+    messages under that Message-ID and none is this one (scanners and broken mailers send
+    one Message-ID for every mail: different messages, none of which may be lost);
+    NOTHING_EARLIER if it has none at all."""
+    earlier = (
         InboundMessage.objects.filter(message_id=inbound.message_id)
         .exclude(pk=inbound.pk)
         .exclude(outcome__in=(Outcome.DUPLICATE, Outcome.QUARANTINED, ""))
-        .order_by("id")
-        .values_list("sha256", "raw", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
     )
-    if not earlier:  # indexed by another way (a ticket's own message): as before
-        return None, None
-    for sha256, _, ticket_id, message_id in earlier:
-        if sha256 == inbound.sha256:
-            return ticket_id, message_id
+    same_bytes = (
+        earlier.filter(sha256=inbound.sha256)
+        .order_by("id")
+        .values_list("ticket_id", "ticket_message_id")
+        .first()
+    )
+    if same_bytes is not None:
+        return same_bytes
+    newest = list(
+        earlier.order_by("-id").values_list("raw", "ticket_id", "ticket_message_id")[
+            :SAME_ID_COMPARED
+        ]
+    )
+    if not newest:
+        return NOTHING_EARLIER
     body = _body_digest(bytes(inbound.raw))
-    for _, raw, ticket_id, message_id in earlier:
+    for raw, ticket_id, message_id in newest:
         if _body_digest(bytes(raw)) == body:
             return ticket_id, message_id
     return None
@@ -508,18 +519,17 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     retry): recorded in the ledger, applied once."""
     if parsed.message_id:
         known = threading.indexed(parsed.message_id)
-        if known is None:
-            return False
-        outbound, ticket_id = known
-        if outbound:
+        if known is not None and known[0]:
             _outcome(inbound, Outcome.OWN_MAIL)
-            inbound.ticket_id = ticket_id
+            inbound.ticket_id = known[1]
             return True
         copy = _earlier_copy(inbound)
+        if copy is NOTHING_EARLIER:  # none in the ledger; the index may know it otherwise
+            copy = (known[1], None) if known is not None else None
         if copy is None:
-            return False  # another message under a reused Message-ID: applied as its own
+            return False  # new, or another message under a reused Message-ID
         _outcome(inbound, Outcome.DUPLICATE)
-        inbound.ticket_id, inbound.ticket_message_id = copy if copy[0] else (ticket_id, None)
+        inbound.ticket_id, inbound.ticket_message_id = copy
         return True
     earlier = (
         InboundMessage.objects.filter(state=State.DONE, sha256=inbound.sha256)
@@ -553,8 +563,9 @@ def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, u
         message_id=parsed.message_id,
         uploads=uploads,
     )
+    # Not in the thread index: an answer to it proves nothing of the thread (a second
+    # copy of it is recognised by the ledger).
     _outcome(inbound, Outcome.UNVERIFIED, match.ticket, message, match.reason)
-    _index(parsed.message_id, match.ticket)  # a second copy of it is then a duplicate
 
 
 def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
@@ -571,7 +582,8 @@ def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
         message_id=parsed.message_id,
     )
     _outcome(inbound, Outcome.AUTO_REPLY, match.ticket, message, match.reason)
-    _index(parsed.message_id, match.ticket)
+    if match.reason != Reason.SUBJECT_TAG:  # a tag is anyone's to write: no proof of it
+        _index(parsed.message_id, match.ticket)
 
 
 def _bounce(inbound: InboundMessage, parsed: ParsedMail) -> None:

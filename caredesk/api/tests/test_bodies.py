@@ -47,6 +47,9 @@ def test_it_counts_each_declared_file_once_however_the_body_is_read(parts, sizes
     [
         (b'name="attachments"; filename="shot.png"', 1),
         (b"name=attachments; filename*=UTF-8''capture%20d%C3%A9cran.png", 1),
+        (b'name="attachments"; filename*0="capture "; filename*1="2.png"', 1),
+        (b'name="attachments"; FILENAME = "shot.png"', 1),
+        (b'name="attachments"; filename="capture d\'\xe9cran.png"', 1),  # Latin-1
         (b'name="attachments"; filename=""', 0),  # an empty file input: no file
         (b'name="filename"', 0),  # a field that happens to be called so
     ],

@@ -8,6 +8,7 @@ import pytest
 
 from caredesk.mail.authentication import FAIL, NONE, PASS, verdict
 from caredesk.mail.choices import Outcome, State
+from caredesk.mail.parsing import parse
 from caredesk.mail.processing import process_pending, retry
 from caredesk.outbox.models import OutboundEmail
 from caredesk.tickets.choices import MessageKind, Status
@@ -144,7 +145,39 @@ def test_a_second_copy_of_an_unverified_mail_is_a_duplicate(agent):
     assert first.ticket.messages.filter(kind=MessageKind.UNVERIFIED).count() == 1
 
 
-def test_only_the_topmost_result_of_the_trusted_server_counts():
-    forged_below = f"{SERVER}; dmarc=pass header.from=acme.test"
-    added_on_top = f"{SERVER}; dmarc=fail header.from=acme.test"
-    assert verdict([added_on_top, forged_below], "alice@acme.test", SERVER) == FAIL
+def test_only_what_the_server_added_above_its_received_line_counts():
+    """Headers as parse() lists them, top first, "" for a Received header. The server
+    writes its Received line, then its filters add their results on top of it; results
+    under its name below that line came with the message."""
+    dkim = f"{SERVER}; dkim=pass header.d=acme.test"
+    dmarc_fail = f"{SERVER}; dmarc=fail header.from=acme.test"
+    forged = f"{SERVER}; dmarc=pass header.from=acme.test"
+    assert verdict([dmarc_fail, "", forged], "alice@acme.test", SERVER) == FAIL
+    # One header per filter (OpenDKIM, OpenDMARC): the run counts whole.
+    assert verdict([dmarc_fail, dkim, ""], "alice@acme.test", SERVER) == PASS
+    # A later hop inside (its own Received line, its own results) is skipped.
+    inner = "mx2.desk.test; spf=none"
+    assert verdict(["", inner, "", dkim, "", forged], "alice@acme.test", SERVER) == PASS
+
+
+def test_parse_keeps_the_results_and_the_hops_in_order():
+    raw = (
+        b"Authentication-Results: mx.desk.test; dkim=pass\r\n"
+        b"Received: from mta.acme.test by mx.desk.test\r\n"
+        b"Authentication-Results: mx.desk.test; dmarc=pass\r\n" + build()
+    )
+    assert parse(raw).authentication_results == [
+        "mx.desk.test; dkim=pass",
+        "",
+        "mx.desk.test; dmarc=pass",
+    ]
+
+
+def test_a_forged_agent_mail_is_no_proof_of_the_thread(agent):
+    """Its Message-ID is not indexed: answering it does not make a stranger at the
+    requester's domain a colleague of the thread."""
+    first, forged = _agent_mail_on_a_ticket(agent)
+    reply = deliver(build(sender="mallory@acme.test", in_reply_to=f"<{forged.message_id}>"))
+    assert reply.ticket != first.ticket
+    first.ticket.refresh_from_db()
+    assert "mallory@acme.test" not in first.ticket.cc

@@ -155,6 +155,14 @@ def test_another_message_under_a_reused_message_id_is_applied_as_its_own():
     assert "Scan 2" in other.ticket.messages.get().body
 
 
+def test_a_copy_is_recognised_however_many_messages_share_its_message_id():
+    scans = [build(message_id="<scan@printer.acme.test>", body=f"Scan {n}") for n in range(23)]
+    tickets = [deliver(raw).ticket for raw in scans]
+    again = deliver(scans[21])
+    assert again.outcome == Outcome.DUPLICATE and again.ticket == tickets[21]
+    assert Ticket.objects.count() == 23
+
+
 def test_each_message_under_a_reused_message_id_is_still_applied_once():
     scans = [build(message_id="<scan@printer.acme.test>", body=f"Scan {n}") for n in (1, 2)]
     first, second = deliver(scans[0]), deliver(scans[1])
