@@ -36,7 +36,7 @@ from caredesk.accounts.models import User
 from caredesk.core import writes
 from caredesk.core.models import Lease
 from caredesk.core.writes import one_writer
-from caredesk.lib.rows import insert, update
+from caredesk.lib.rows import Query, insert, update
 from caredesk.outbox.models import DeliveryStatus, OutboundEmail
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel, MessageKind
@@ -469,6 +469,47 @@ def _index(message_id: str, ticket: Ticket | None) -> None:
 SAME_ID_COMPARED = 20  # earlier bodies under one Message-ID compared, the newest
 NOTHING_EARLIER = object()
 Copy = tuple[int | None, int | None]
+_APPLIED = (Outcome.DUPLICATE, Outcome.QUARANTINED, "")  # excluded: not an applied copy
+
+
+def _applied_under(message_id: str, pk: int):
+    return (
+        InboundMessage.objects.filter(message_id=message_id)
+        .exclude(pk=pk)
+        .exclude(outcome__in=_APPLIED)
+    )
+
+
+# Compiled once: every incoming message with a Message-ID asks the first (lib/rows).
+_NEWEST_UNDER_ID = Query(
+    lambda message_id, pk: (
+        _applied_under(message_id, pk)
+        .order_by("-id")
+        .values_list("sha256", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
+    ),
+    str,
+    int,
+)
+_SAME_BYTES_UNDER_ID = Query(
+    lambda message_id, pk, sha256: (
+        _applied_under(message_id, pk)
+        .filter(sha256=sha256)
+        .order_by("id")
+        .values_list("ticket_id", "ticket_message_id")[:1]
+    ),
+    str,
+    int,
+    str,
+)
+_NEWEST_BODIES_UNDER_ID = Query(
+    lambda message_id, pk: (
+        _applied_under(message_id, pk)
+        .order_by("-id")
+        .values_list("raw", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
+    ),
+    str,
+    int,
+)
 
 
 def _earlier_copy(inbound: InboundMessage) -> Copy | object | None:
@@ -477,29 +518,19 @@ def _earlier_copy(inbound: InboundMessage) -> Copy | object | None:
     another route, line ends an IMAP server rewrote). None if the ledger has other
     messages under that Message-ID and none is this one (scanners and broken mailers send
     one Message-ID for every mail: different messages, none of which may be lost);
-    NOTHING_EARLIER if it has none at all."""
-    earlier = (
-        InboundMessage.objects.filter(message_id=inbound.message_id)
-        .exclude(pk=inbound.pk)
-        .exclude(outcome__in=(Outcome.DUPLICATE, Outcome.QUARANTINED, ""))
-    )
-    same_bytes = (
-        earlier.filter(sha256=inbound.sha256)
-        .order_by("id")
-        .values_list("ticket_id", "ticket_message_id")
-        .first()
-    )
-    if same_bytes is not None:
-        return same_bytes
-    newest = list(
-        earlier.order_by("-id").values_list("raw", "ticket_id", "ticket_message_id")[
-            :SAME_ID_COMPARED
-        ]
-    )
+    NOTHING_EARLIER if it has none at all (one indexed read, for most messages)."""
+    newest = _NEWEST_UNDER_ID(inbound.message_id, inbound.pk)
     if not newest:
         return NOTHING_EARLIER
+    for sha256, ticket_id, message_id in newest:
+        if sha256 == inbound.sha256:
+            return ticket_id, message_id
+    if len(newest) == SAME_ID_COMPARED:  # more of them: the same bytes further back?
+        same = _SAME_BYTES_UNDER_ID.first(inbound.message_id, inbound.pk, inbound.sha256)
+        if same is not None:
+            return tuple(same)
     body = _body_digest(bytes(inbound.raw))
-    for raw, ticket_id, message_id in newest:
+    for raw, ticket_id, message_id in _NEWEST_BODIES_UNDER_ID(inbound.message_id, inbound.pk):
         if _body_digest(bytes(raw)) == body:
             return ticket_id, message_id
     return None
