@@ -549,16 +549,20 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     """Our own mail coming back, or the same message delivered twice (IMAP and SMTP, or a
     retry): recorded in the ledger, applied once."""
     if parsed.message_id:
+        # Unknown to the thread index: new (mail that stays out of the index is checked
+        # against the ledger on its own paths: _recorded_before).
         known = threading.indexed(parsed.message_id)
-        if known is not None and known[0]:
+        if known is None:
+            return False
+        if known[0]:
             _outcome(inbound, Outcome.OWN_MAIL)
             inbound.ticket_id = known[1]
             return True
         copy = _earlier_copy(inbound)
-        if copy is NOTHING_EARLIER:  # none in the ledger; the index may know it otherwise
-            copy = (known[1], None) if known is not None else None
+        if copy is NOTHING_EARLIER:  # none in the ledger: indexed another way
+            copy = (known[1], None)
         if copy is None:
-            return False  # new, or another message under a reused Message-ID
+            return False  # another message under a reused Message-ID
         _outcome(inbound, Outcome.DUPLICATE)
         inbound.ticket_id, inbound.ticket_message_id = copy
         return True
@@ -577,10 +581,23 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     return True
 
 
+def _recorded_before(inbound: InboundMessage) -> bool:
+    """For mail kept out of the thread index (it proves nothing of the thread): a copy of
+    it already recorded makes this one a duplicate, found in the ledger."""
+    copy = _earlier_copy(inbound) if inbound.message_id else NOTHING_EARLIER
+    if copy is NOTHING_EARLIER or copy is None:
+        return False
+    _outcome(inbound, Outcome.DUPLICATE)
+    inbound.ticket_id, inbound.ticket_message_id = copy
+    return True
+
+
 def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, uploads) -> None:
     """Mail from an agent's address that its domain did not prove theirs: anyone can
     write an agent's address into From. Kept on the ticket for agents only, flagged, and
     never sent to the requester nor counted as support's answer."""
+    if _recorded_before(inbound):
+        return
     sender = inbound.sender
     verified_by = settings.MAIL_AUTHSERV_ID or "no trusted mail server (MAIL_AUTHSERV_ID)"
     message = lifecycle.record_automatic_mail(
@@ -594,8 +611,7 @@ def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, u
         message_id=parsed.message_id,
         uploads=uploads,
     )
-    # Not in the thread index: an answer to it proves nothing of the thread (a second
-    # copy of it is recognised by the ledger).
+    # Not in the thread index: an answer to it proves nothing of the thread.
     _outcome(inbound, Outcome.UNVERIFIED, match.ticket, message, match.reason)
 
 
@@ -603,6 +619,9 @@ def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
     """Out-of-office and other automatic answers: recorded, never a ticket, no reopen."""
     if match is None:
         _outcome(inbound, Outcome.AUTO_REPLY)
+        return
+    by_tag = match.reason == Reason.SUBJECT_TAG  # a tag is anyone's to write: no proof
+    if by_tag and _recorded_before(inbound):
         return
     text, _ = _body(parsed)
     message = lifecycle.record_automatic_mail(
@@ -613,7 +632,7 @@ def _auto_reply(inbound: InboundMessage, parsed: ParsedMail, match) -> None:
         message_id=parsed.message_id,
     )
     _outcome(inbound, Outcome.AUTO_REPLY, match.ticket, message, match.reason)
-    if match.reason != Reason.SUBJECT_TAG:  # a tag is anyone's to write: no proof of it
+    if not by_tag:
         _index(parsed.message_id, match.ticket)
 
 

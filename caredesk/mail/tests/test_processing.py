@@ -776,3 +776,12 @@ def test_a_batch_holds_no_more_raw_mail_than_its_memory_budget(monkeypatch, fit,
     assert process_pending() == 5
     assert sizes == batches
     assert set(InboundMessage.objects.values_list("outcome", flat=True)) == {Outcome.NEW_TICKET}
+
+
+def test_an_automatic_reply_matched_by_its_tag_is_recorded_once_and_proves_nothing():
+    first = deliver(build())
+    raw = build(subject=f"Away: [#{first.ticket.pk}]", headers={"Auto-Submitted": "auto-replied"})
+    assert deliver(raw).outcome == Outcome.AUTO_REPLY
+    assert deliver(raw).outcome == Outcome.DUPLICATE
+    assert first.ticket.messages.filter(kind=MessageKind.AUTO_REPLY).count() == 1
+    assert not ThreadIndex.objects.filter(message_id=message_id_of(raw)).exists()
