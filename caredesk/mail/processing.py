@@ -480,16 +480,20 @@ def _applied_under(message_id: str, pk: int):
     )
 
 
-# Compiled once: every incoming message with a Message-ID asks the first (lib/rows).
-_NEWEST_UNDER_ID = Query(
-    lambda message_id, pk: (
-        _applied_under(message_id, pk)
-        .order_by("-id")
-        .values_list("sha256", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
-    ),
-    str,
-    int,
-)
+def _newest_under(*columns: str) -> Query:
+    """``columns`` of the newest applied messages under a Message-ID, compiled once
+    (lib/rows explains why)."""
+    return Query(
+        lambda message_id, pk: (
+            _applied_under(message_id, pk).order_by("-id").values_list(*columns)
+        )[:SAME_ID_COMPARED],
+        str,
+        int,
+    )
+
+
+_NEWEST_UNDER_ID = _newest_under("sha256", "ticket_id", "ticket_message_id")
+_NEWEST_BODIES_UNDER_ID = _newest_under("raw", "ticket_id", "ticket_message_id")
 _SAME_BYTES_UNDER_ID = Query(
     lambda message_id, pk, sha256: (
         _applied_under(message_id, pk)
@@ -500,15 +504,6 @@ _SAME_BYTES_UNDER_ID = Query(
     str,
     int,
     str,
-)
-_NEWEST_BODIES_UNDER_ID = Query(
-    lambda message_id, pk: (
-        _applied_under(message_id, pk)
-        .order_by("-id")
-        .values_list("raw", "ticket_id", "ticket_message_id")[:SAME_ID_COMPARED]
-    ),
-    str,
-    int,
 )
 
 
