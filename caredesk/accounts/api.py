@@ -28,7 +28,6 @@ from caredesk.api.auth import api_user
 from caredesk.api.bodies import fingerprint, text
 from caredesk.api.errors import ApiProblem, responses
 from caredesk.core import ratelimit
-from caredesk.core.clients import client_address
 
 from .choices import OrganizationKind, Role
 from .models import ApiToken, User
@@ -87,10 +86,9 @@ def _derived_secret(user: User, prefix: str, key: str) -> str:
 
 def _check_password_rate(request: HttpRequest, email: str) -> None:
     limit, window = settings.LOGIN_RATE_LIMIT, settings.LOGIN_RATE_WINDOW
-    within = ratelimit.hit("login-email", email, limit=limit, window=window)
-    address = client_address(request)
-    within = ratelimit.hit("login-ip", address, limit=limit * 5, window=window) and within
-    if not within:
+    if not ratelimit.hit_person_and_client(
+        "login", request, email, limit=limit, client_limit=limit * 5, window=window
+    ):
         raise ApiProblem(
             429,
             "Too many sign-in attempts. Wait a few minutes and try again.",
@@ -116,7 +114,7 @@ def issue_token(
     user = authenticate(request, username=email, password=payload.password)
     if user is None:
         raise AuthenticationError(401, "That email address and password do not match.")
-    ratelimit.reset("login-email", email)  # as the web sign-in: only success clears it
+    ratelimit.reset_person("login", email)  # as the web sign-in: only success clears it
 
     def create() -> dict:
         prefix = ApiToken.new_prefix()

@@ -1,32 +1,14 @@
 from __future__ import annotations
 
-import unicodedata
-
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.template import loader
 
 from caredesk.core import ratelimit
-from caredesk.core.clients import client_address
 from caredesk.outbox.services import enqueue_email
 
 from .models import User
-
-
-def account_key(value: str) -> str:
-    """An email address as the sign-in finds its account, for counting attempts per
-    account: Django's username field applies NFKC first (a full-width letter is the plain one), so a
-    count kept on the raw text would give each look-alike spelling a fresh allowance."""
-    return unicodedata.normalize("NFKC", value).strip().casefold()
-
-
-def within_limits(scope: str, request, email: str, *, limit: int, window: int) -> bool:
-    """Count one attempt for the account ``email`` and for the client (five times the
-    limit: several people may share an address); True while both are within it."""
-    address = client_address(request) if request else ""
-    within = ratelimit.hit(f"{scope}-email", email, limit=limit, window=window)
-    return ratelimit.hit(f"{scope}-ip", address, limit=limit * 5, window=window) and within
 
 
 class RateLimitedLoginForm(AuthenticationForm):
@@ -44,16 +26,18 @@ class RateLimitedLoginForm(AuthenticationForm):
     }
 
     def clean(self):
-        email = account_key(self.data.get("username") or "")
+        email = self.data.get("username") or ""
         limit, window = settings.LOGIN_RATE_LIMIT, settings.LOGIN_RATE_WINDOW
-        if not within_limits("login", self.request, email, limit=limit, window=window):
+        if not ratelimit.hit_person_and_client(
+            "login", self.request, email, limit=limit, client_limit=limit * 5, window=window
+        ):
             raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         cleaned = super().clean()
         if self.user_cache is not None:
             # Only a correct password clears the count. super().clean() also returns
             # quietly when the password is empty, and resetting then would let anyone
             # interleave empty submissions with guesses and never reach the limit.
-            ratelimit.reset("login-email", email)
+            ratelimit.reset_person("login", email)
         return cleaned
 
 
@@ -78,9 +62,11 @@ class OutboxPasswordResetForm(PasswordResetForm):
         """Limited per address and per client, so the form cannot be used to flood a
         mailbox. The same answer whether the address has an account or not."""
         cleaned = super().clean()
-        email = account_key(cleaned.get("email") or "")
+        email = cleaned.get("email") or ""
         limit, window = settings.PASSWORD_RESET_RATE_LIMIT, settings.PASSWORD_RESET_RATE_WINDOW
-        if not within_limits("reset", self.request, email, limit=limit, window=window):
+        if not ratelimit.hit_person_and_client(
+            "reset", self.request, email, limit=limit, client_limit=limit * 5, window=window
+        ):
             raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         return cleaned
 

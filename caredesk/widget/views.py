@@ -32,7 +32,6 @@ from django.views.decorators.http import condition, require_http_methods, requir
 
 from caredesk.accounts.models import Organization, User
 from caredesk.core import ratelimit
-from caredesk.core.clients import client_address
 from caredesk.tickets import lifecycle
 from caredesk.tickets.choices import Channel
 
@@ -291,16 +290,13 @@ def _window_text() -> str:
 
 
 def _within_rate_limit(request: HttpRequest, email: str) -> bool:
-    window = settings.CAREDESK_WIDGET_RATE_WINDOW
-    address = client_address(request)
-    within = ratelimit.hit(
-        "widget-email", email, limit=settings.CAREDESK_WIDGET_RATE_LIMIT_EMAIL, window=window
-    )
-    return (
-        ratelimit.hit(
-            "widget-ip", address, limit=settings.CAREDESK_WIDGET_RATE_LIMIT_IP, window=window
-        )
-        and within
+    return ratelimit.hit_person_and_client(
+        "widget",
+        request,
+        email,
+        limit=settings.CAREDESK_WIDGET_RATE_LIMIT_EMAIL,
+        client_limit=settings.CAREDESK_WIDGET_RATE_LIMIT_IP,
+        window=settings.CAREDESK_WIDGET_RATE_WINDOW,
     )
 
 
