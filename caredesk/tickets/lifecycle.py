@@ -427,18 +427,22 @@ def set_priority(ticket: Ticket, priority: str, *, by: User) -> Ticket:
 def change_status(ticket: Ticket, to: str, *, by: User) -> Ticket:
     """An agent moves a ticket along; the allowed moves are ``AGENT_TRANSITIONS``."""
     _require_agent(by, "change a ticket's status")
-    if to not in Status.values:
-        raise TransitionError(f"Unknown status {to!r}.")
-    current = ticket.status
-    if to == current:
+    _check_move(ticket, to)
+    if to == ticket.status:
         return ticket
-    if to not in AGENT_TRANSITIONS[current]:
-        raise TransitionError(_refusal(ticket, to))
-    if to == Status.NEW:
-        raise TransitionError("Use reassignment to return a ticket to the queue.")
     ticket = _ensure_claimed(ticket, by)
     _set_status(ticket, by, to)
     return ticket
+
+
+def _check_move(ticket: Ticket, to: str) -> None:
+    """Refuse an agent's move of ``ticket`` to ``to`` that ``AGENT_TRANSITIONS`` does not
+    allow (none leads to New: only returning a ticket to the queue does). Staying is no
+    move."""
+    if to not in Status.values:
+        raise TransitionError(f"Unknown status {to!r}.")
+    if to != ticket.status and to not in AGENT_TRANSITIONS[ticket.status]:
+        raise TransitionError(_refusal(ticket, to))
 
 
 def _refusal(ticket: Ticket, to: str) -> str:
@@ -482,12 +486,10 @@ def agent_reply(
         raise TransitionError("The message is empty.")
     if ticket.is_final:
         raise TransitionError(f"Ticket #{ticket.pk} is closed; open a follow-up instead.")
-    if status is not None and status not in Status.values:
-        raise TransitionError(f"Unknown status {status!r}.")
-    if status == Status.NEW:
+    if status == Status.NEW:  # even on a new ticket: the reply claims it
         raise TransitionError("Use reassignment to return a ticket to the queue.")
-    if status and status != ticket.status and status not in AGENT_TRANSITIONS[ticket.status]:
-        raise TransitionError(_refusal(ticket, status))
+    if status:
+        _check_move(ticket, status)
     validate_uploads(uploads)
     if not internal or status:  # a status set with a note too: as change_status does
         ticket = _ensure_claimed(ticket, agent)
