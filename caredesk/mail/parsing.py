@@ -636,9 +636,14 @@ def _parse(raw: bytes) -> ParsedMail:
 _HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 
 
-def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
+def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
+    """A raw message's header block and its body (no blank line: all of it is header)."""
     found = _HEADER_BLOCK_END.search(raw)
-    head, rest = (raw[: found.start()], raw[found.end() :]) if found else (raw, b"")
+    return (raw[: found.start()], raw[found.end() :]) if found else (raw, b"")
+
+
+def _fallback(raw: bytes, exc: Exception) -> ParsedMail:
+    head, rest = split_header_block(raw)
     head_text = head.decode("ascii", "surrogateescape")
     body = _Body()
     body.text.append(clean_text(decode_bytes(rest, None)[0]))

@@ -46,7 +46,7 @@ from . import addresses, authentication, loops, outbound, quoting, spool, thread
 from .choices import Outcome, Reason, State
 from .models import InboundMessage, ThreadIndex
 from .parse_ahead import ParseAhead
-from .parsing import ParsedMail, parse
+from .parsing import ParsedMail, parse, split_header_block
 
 log = logging.getLogger(__name__)
 
@@ -533,11 +533,15 @@ def _earlier_copy(inbound: InboundMessage) -> Copy | object | None:
 
 def _body_digest(raw: bytes) -> str:
     """The message after its header block, line ends made alike."""
-    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
-    ends = [(at, size) for at, size in ((crlf, 4), (lf, 2)) if at >= 0]
-    at, size = min(ends, default=(len(raw), 0))
-    body = raw[at + size :]
+    body = split_header_block(raw)[1]
     return hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _duplicate(inbound: InboundMessage, copy: Copy) -> bool:
+    """Record ``inbound`` as a second copy of the message applied as ``copy``."""
+    _outcome(inbound, Outcome.DUPLICATE)
+    inbound.ticket_id, inbound.ticket_message_id = copy
+    return True
 
 
 def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
@@ -558,9 +562,7 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
             copy = (known[1], None)
         if copy is None:
             return False  # another message under a reused Message-ID
-        _outcome(inbound, Outcome.DUPLICATE)
-        inbound.ticket_id, inbound.ticket_message_id = copy
-        return True
+        return _duplicate(inbound, copy)
     earlier = (
         InboundMessage.objects.filter(state=State.DONE, sha256=inbound.sha256)
         .exclude(pk=inbound.pk)
@@ -571,9 +573,7 @@ def _seen_before(inbound: InboundMessage, parsed: ParsedMail) -> bool:
     )
     if earlier is None:
         return False
-    _outcome(inbound, Outcome.DUPLICATE)
-    inbound.ticket_id, inbound.ticket_message_id = earlier
-    return True
+    return _duplicate(inbound, earlier)
 
 
 def _recorded_before(inbound: InboundMessage) -> bool:
@@ -582,9 +582,7 @@ def _recorded_before(inbound: InboundMessage) -> bool:
     copy = _earlier_copy(inbound) if inbound.message_id else NOTHING_EARLIER
     if copy is NOTHING_EARLIER or copy is None:
         return False
-    _outcome(inbound, Outcome.DUPLICATE)
-    inbound.ticket_id, inbound.ticket_message_id = copy
-    return True
+    return _duplicate(inbound, copy)
 
 
 def _unverified(inbound: InboundMessage, parsed: ParsedMail, match, text: str, uploads) -> None:

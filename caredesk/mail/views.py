@@ -14,6 +14,7 @@ from caredesk.tickets.decorators import manager_required
 
 from .choices import Outcome, State
 from .models import InboundMessage
+from .parsing import split_header_block
 
 PAGE = 50
 HEADERS_PREVIEW = 16_384
@@ -54,7 +55,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
 def ledger_entry(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=pk)
     raw = bytes(entry.raw)
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:HEADERS_PREVIEW]
+    head = split_header_block(raw)[0][:HEADERS_PREVIEW]
     from .processing import AUTHENTICATION_FAILED
 
     context = {
