@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from caredesk.accounts.models import User
 from caredesk.lib.rows import Query
+from caredesk.tickets import access
 from caredesk.tickets.models import Ticket
 
 from . import addresses
@@ -86,14 +87,10 @@ def participation(ticket: Ticket, address: str, *, proven: bool = False) -> str 
     if address in ticket.cc:
         return "copied"
     user = User.objects.find(address)
-    if user is not None and user.is_active:
+    if user is not None:
         if user.is_agent:
             return "agent"
-        if (
-            ticket.organization_id is not None
-            and user.organization_id == ticket.organization_id
-            and user.organization.shared_tickets
-        ):
+        if access.shared_with(user, ticket):
             return "colleague"
     domain = _domain(address)
     if proven and domain == _domain(requester) and domain not in PUBLIC_DOMAINS:

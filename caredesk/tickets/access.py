@@ -23,6 +23,18 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.filter(own)
 
 
+def shared_with(user: User, ticket: Ticket) -> bool:
+    """Whether ``user`` sees ``ticket`` as its requester's colleague: an active member of
+    the ticket's organization, which shares its tickets (``visible_tickets``' rule, for
+    one ticket)."""
+    return (
+        user.is_active
+        and ticket.organization_id is not None
+        and user.organization_id == ticket.organization_id
+        and user.organization.shared_tickets
+    )
+
+
 def get_ticket_for(user: User, number: int) -> Ticket:
     """The ticket, or 404 — never 403, so a guessed number reveals nothing."""
     try:
